@@ -1,0 +1,5 @@
+"""`python -m ecs_one_off_task`."""
+
+from ecs_one_off_task.cli import main
+
+main()

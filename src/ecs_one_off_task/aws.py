@@ -1,0 +1,258 @@
+"""The only module that talks to AWS: aioboto3 clients, and AWS errors turned into ours.
+
+Every method returns plain data (dicts as AWS shapes them, or the small records the watcher and
+the follower consume) so the rest of the tool never sees botocore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,  # noqa: A004 - botocore's transport error, not the builtin
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from ecs_one_off_task._version import __version__
+from ecs_one_off_task.config import AwsSettings, LaunchType, Placement
+from ecs_one_off_task.errors import AccessDenied, AwsError, AwsUnavailable, TaskNotRun, UsageError
+from ecs_one_off_task.follower import LogPage
+
+STARTED_BY = "ecs-one-off-task"
+
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+_ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+    }
+)
+_EXPIRED_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
+
+
+def _client_config() -> Config:
+    # The SDK's standard retry mode already backs off with jitter on throttling, 5xx and dropped
+    # connections; a read timeout keeps a response that never comes from hanging the run.
+    return Config(
+        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra=f"ecs-one-off-task/{__version__}",
+    )
+
+
+class Aws:
+    """ECS and CloudWatch Logs calls the tool makes, with errors mapped to exit codes."""
+
+    def __init__(self, *, ecs: Any, logs: Any, region: str) -> None:  # noqa: ANN401 - aiobotocore clients are untyped
+        """Wrap clients made elsewhere (normally by `connect`)."""
+        self._ecs = ecs
+        self._logs = logs
+        self.region = region
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, settings: AwsSettings) -> AsyncIterator[Aws]:
+        """Open ECS and CloudWatch Logs clients for the whole run (one connection pool each)."""
+        try:
+            session = aioboto3.Session(profile_name=settings.profile, region_name=settings.region)
+        except ProfileNotFound as error:
+            raise UsageError(f"AWS profile {settings.profile!r} not found") from error
+        region = session.region_name
+        if not region:
+            raise UsageError("no AWS region: pass --region or set AWS_REGION")
+        if settings.endpoint_url is None and not _is_known_region(session, region):
+            raise UsageError(f"unknown AWS region {region!r}")
+        config = _client_config()
+        async with AsyncExitStack() as stack:
+            try:
+                ecs = await stack.enter_async_context(
+                    session.client("ecs", endpoint_url=settings.endpoint_url, config=config)
+                )
+                logs = await stack.enter_async_context(
+                    session.client("logs", endpoint_url=settings.endpoint_url, config=config)
+                )
+            except NoRegionError as error:
+                raise UsageError("no AWS region: pass --region or set AWS_REGION") from error
+            yield cls(ecs=ecs, logs=logs, region=region)
+
+    async def describe_task_definition(self, name: str) -> dict[str, Any]:
+        """The reference task definition (family, family:revision or ARN)."""
+        try:
+            with _translated("ecs:DescribeTaskDefinition"):
+                response = await self._ecs.describe_task_definition(taskDefinition=name)
+        except AwsError as error:
+            if _code(error) == "ClientException":
+                raise UsageError(f"reference task definition {name!r} not found") from error
+            raise
+        definition: dict[str, Any] = response["taskDefinition"]
+        return definition
+
+    async def latest_revision(self, family: str) -> dict[str, Any] | None:
+        """The family's latest ACTIVE revision, or None when the family has none."""
+        try:
+            return await self.describe_task_definition(family)
+        except UsageError:
+            return None
+
+    async def require_cluster(self, cluster: str) -> None:
+        """Fail with a usage error when the cluster does not exist or is not active."""
+        with _translated("ecs:DescribeClusters"):
+            response = await self._ecs.describe_clusters(clusters=[cluster])
+        active = [c for c in response.get("clusters", ()) if c.get("status") == "ACTIVE"]
+        if not active:
+            raise UsageError(f"ECS cluster {cluster!r} not found (or not ACTIVE)")
+
+    async def register_task_definition(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a new revision and return it as described."""
+        with _translated("ecs:RegisterTaskDefinition"):
+            response = await self._ecs.register_task_definition(**definition)
+        registered: dict[str, Any] = response["taskDefinition"]
+        return registered
+
+    async def ensure_log_group(self, name: str, *, retention_days: int) -> None:
+        """Create the log group unless it exists, then set its retention."""
+        try:
+            with _translated("logs:CreateLogGroup"):
+                await self._logs.create_log_group(logGroupName=name)
+        except AwsError as error:
+            if _code(error) != "ResourceAlreadyExistsException":
+                raise
+        with _translated("logs:PutRetentionPolicy"):
+            await self._logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+
+    async def run_task(
+        self, *, placement: Placement, task_definition_arn: str, network: bool
+    ) -> dict[str, Any]:
+        """Start one task; RunTask's failures[] become TaskNotRun."""
+        arguments: dict[str, Any] = {
+            "cluster": placement.cluster,
+            "taskDefinition": task_definition_arn,
+            "count": 1,
+            "launchType": placement.launch_type.value,
+            "startedBy": STARTED_BY,
+        }
+        if network:
+            vpc: dict[str, Any] = {"subnets": list(placement.subnets)}
+            if placement.security_groups:
+                vpc["securityGroups"] = list(placement.security_groups)
+            if placement.launch_type is LaunchType.FARGATE:
+                vpc["assignPublicIp"] = "ENABLED" if placement.assign_public_ip else "DISABLED"
+            arguments["networkConfiguration"] = {"awsvpcConfiguration": vpc}
+        with _translated("ecs:RunTask"):
+            response = await self._ecs.run_task(**arguments)
+        failures = response.get("failures") or []
+        tasks = response.get("tasks") or []
+        if failures or not tasks:
+            reasons = "; ".join(
+                f"{f.get('reason', 'unknown')}" + (f" ({f['detail']})" if f.get("detail") else "")
+                for f in failures
+            )
+            raise TaskNotRun(f"RunTask started no task: {reasons or 'no reason given'}")
+        task: dict[str, Any] = tasks[0]
+        return task
+
+    async def describe_task(self, *, cluster: str, task_arn: str) -> dict[str, Any] | None:
+        """The task as ECS sees it, or None while it is not visible yet (MISSING)."""
+        with _translated("ecs:DescribeTasks"):
+            response = await self._ecs.describe_tasks(cluster=cluster, tasks=[task_arn])
+        for task in response.get("tasks") or ():
+            if task.get("taskArn") == task_arn:
+                found: dict[str, Any] = task
+                return found
+        failures = response.get("failures") or []
+        if all(f.get("reason") == "MISSING" for f in failures):
+            # Right after RunTask, DescribeTasks can miss the task for a few seconds.
+            return None
+        reasons = "; ".join(str(f.get("reason")) for f in failures)
+        raise AwsError(f"DescribeTasks failed for {task_arn}: {reasons}")
+
+    async def stop_task(self, *, cluster: str, task_arn: str, reason: str) -> None:
+        """Ask ECS to stop the task (SIGTERM to the container, then SIGKILL)."""
+        with _translated("ecs:StopTask"):
+            await self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
+
+    async def get_log_events(self, *, group: str, stream: str, token: str | None) -> LogPage | None:
+        """One forward page of the stream after `token`; None while the stream does not exist."""
+        arguments: dict[str, Any] = {
+            "logGroupName": group,
+            "logStreamName": stream,
+            "startFromHead": True,
+        }
+        if token is not None:
+            arguments["nextToken"] = token
+        try:
+            with _translated("logs:GetLogEvents"):
+                response = await self._logs.get_log_events(**arguments)
+        except AwsError as error:
+            if _code(error) == "ResourceNotFoundException":
+                return None
+            raise
+        return LogPage(
+            messages=[event["message"] for event in response["events"]],
+            next_forward_token=response["nextForwardToken"],
+        )
+
+
+def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 - aioboto3 session
+    return any(
+        region in session.get_available_regions("ecs", partition_name=partition)
+        for partition in session.get_available_partitions()
+    )
+
+
+def _code(error: BaseException) -> str | None:
+    cause = error.__cause__
+    if isinstance(cause, ClientError):
+        code: str | None = cause.response.get("Error", {}).get("Code")
+        return code
+    return None
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn botocore's exceptions into ours, naming the IAM action of the call."""
+    try:
+        yield
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code = details.get("Code", "")
+        message = details.get("Message", "") or str(error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _ACCESS_DENIED_CODES:
+            needed = "iam:PassRole" if "iam:PassRole" in message else action
+            raise AccessDenied(needed, f"{code}: {message}") from error
+        if code in _EXPIRED_CODES:
+            raise AwsError(
+                f"AWS credentials expired during {action} ({code}); renew them and re-run"
+            ) from error
+        if code in _THROTTLING_CODES or status >= 500:
+            raise AwsUnavailable(f"{action}: {code or status}: {message}") from error
+        raise AwsError(f"{action} failed: {code}: {message}") from error
+    except NoCredentialsError as error:
+        raise UsageError("no AWS credentials found (set a profile or AWS_* variables)") from error
+    except (ConnectionError, HTTPClientError) as error:
+        raise AwsUnavailable(f"{action}: cannot reach AWS: {error}") from error
+    except BotoCoreError as error:
+        raise AwsError(f"{action}: {error}") from error

@@ -1,0 +1,333 @@
+"""Command line: parse options into a RunConfig (pure), run, and return the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import IO, NoReturn, TextIO
+
+from ecs_one_off_task._version import __version__
+from ecs_one_off_task.config import (
+    AwsSettings,
+    LaunchType,
+    LogFormat,
+    Placement,
+    RunConfig,
+    TaskSpec,
+    Timing,
+)
+from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_USAGE, OneOffTaskError, UsageError
+
+PROG = "ecs-one-off-task"
+# The only values CloudWatch Logs accepts for PutRetentionPolicy.
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+_EPILOG = """\
+the command:
+  --command WORD...   words until the next option (the original script's way)
+  -- WORD...          everything after a lone --, untouched: -- sh -c "migrate && seed"
+
+exit codes:
+  N    the container's own exit code
+  2    bad invocation, or unknown reference task definition, container, cluster or profile
+  124  gave up waiting (--max-attempts or --timeout): the task was stopped
+  125  the task could not run, or AWS refused a call
+  130  interrupted (SIGINT): the task was stopped
+  143  terminated (SIGTERM): the task was stopped
+
+example:
+  ecs-one-off-task --task-name myapp-db-migrations --from-task myapp --cluster myEcsCluster \\
+      --image myapp:v2 --command bundle exec rake db:migrate
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number greater than 0, got {text}")
+    return value
+
+
+def _retention(text: str) -> int:
+    value = int(text)
+    if value not in RETENTION_DAYS:
+        allowed = ", ".join(map(str, RETENTION_DAYS))
+        raise argparse.ArgumentTypeError(f"CloudWatch accepts only {allowed}; got {text}")
+    return value
+
+
+def _ids(values: Sequence[str] | None) -> tuple[str, ...]:
+    """Accept ids as separate words, comma-separated, or both."""
+    return tuple(part for value in values or () for part in value.split(",") if part)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The option parser; every default is shown by --help."""
+    parser = _Parser(
+        prog=PROG,
+        description="Run a one-off command (a database migration) on Amazon ECS as a new revision "
+        "of a reference task definition, stream its logs live and exit with its exit code.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    task = parser.add_argument_group("task")
+    task.add_argument(
+        "--task-name", required=True, help="family and container name of the one-off task"
+    )
+    task.add_argument(
+        "--from-task",
+        required=True,
+        metavar="REFERENCE",
+        help="reference task definition: family, family:revision or ARN",
+    )
+    task.add_argument("--cluster", required=True, help="ECS cluster name or ARN")
+    task.add_argument("--image", required=True, help="image of the one-off task, e.g. myapp:v2")
+    task.add_argument(
+        "--command", nargs="+", metavar="WORD", help="the command; or put it after a lone --"
+    )
+    task.add_argument("--entrypoint", help="entry point, split like a shell does, e.g. 'sh -c'")
+    task.add_argument(
+        "--container",
+        help="reference container to inherit from "
+        "(default: the only one, else the first essential one)",
+    )
+
+    placement = parser.add_argument_group("placement")
+    placement.add_argument(
+        "--launch-type",
+        default="EC2",
+        choices=[t.value for t in LaunchType],
+        help="launch type (default: %(default)s)",
+    )
+    placement.add_argument(
+        "--subnets",
+        "--networks-id",
+        nargs="+",
+        metavar="SUBNET",
+        help="subnets for awsvpc tasks (FARGATE needs them)",
+    )
+    placement.add_argument(
+        "--security-groups",
+        "--security-groups-id",
+        nargs="+",
+        metavar="SG",
+        help="security groups for awsvpc tasks",
+    )
+    placement.add_argument(
+        "--assign-public-ip",
+        action="store_true",
+        help="give a FARGATE task a public IP (default: no)",
+    )
+
+    logs = parser.add_argument_group("logs")
+    logs.add_argument("--log-group", help="CloudWatch log group (default: /ecs/<task-name>)")
+    logs.add_argument(
+        "--log-stream-prefix", default="ecs", help="awslogs stream prefix (default: %(default)s)"
+    )
+    logs.add_argument(
+        "--log-retention-days",
+        type=_retention,
+        default=7,
+        metavar="DAYS",
+        help="retention of the log group (default: %(default)s)",
+    )
+
+    timing = parser.add_argument_group("waiting")
+    timing.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=6.0,
+        metavar="SECONDS",
+        help="seconds between DescribeTasks calls (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="DescribeTasks calls before giving up (default: 100; "
+        "unlimited when --timeout is given)",
+    )
+    timing.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="give up this long after the task was started (default: none)",
+    )
+    timing.add_argument(
+        "--log-interval",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between GetLogEvents calls once caught up (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--drain-grace",
+        type=_non_negative_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="after the stop, read until the stream is quiet this long (default: %(default)s)",
+    )
+    timing.add_argument(
+        "--log-rate-limit",
+        type=_non_negative_float,
+        default=5.0,
+        metavar="N",
+        help="at most N GetLogEvents calls a second; 0: no limit (default: %(default)s)",
+    )
+
+    aws = parser.add_argument_group("AWS")
+    aws.add_argument("-p", "--profile", help="AWS profile (default: the AWS environment's)")
+    aws.add_argument("-r", "--region", help="AWS region (default: the AWS environment's)")
+    aws.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--log-format",
+        default="auto",
+        choices=[f.value for f in LogFormat],
+        help="the tool's own events on stderr: console on a terminal, JSON otherwise "
+        "(default: %(default)s)",
+    )
+    out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> RunConfig:
+    """Turn the command line into a RunConfig, or raise UsageError naming the problem."""
+    argv = list(argv)
+    after_dashes: list[str] | None = None
+    if "--" in argv:
+        split = argv.index("--")
+        argv, after_dashes = argv[:split], argv[split + 1 :]
+    options = build_parser().parse_args(argv)
+
+    if options.command and after_dashes is not None:
+        raise UsageError("give the command with --command or after --, not both")
+    command = tuple(options.command or after_dashes or ())
+    if not command:
+        raise UsageError("no command: pass --command WORD... or -- WORD...")
+    for name in ("task_name", "from_task", "cluster", "image"):
+        if not getattr(options, name).strip():
+            raise UsageError(f"--{name.replace('_', '-')} must not be empty")
+    try:
+        entrypoint = tuple(shlex.split(options.entrypoint or ""))
+    except ValueError as error:
+        raise UsageError(f"--entrypoint cannot be split like a shell would: {error}") from error
+
+    launch_type = LaunchType(options.launch_type)
+    subnets = _ids(options.subnets)
+    if launch_type is LaunchType.FARGATE and not subnets:
+        raise UsageError("--launch-type FARGATE needs --subnets (and --security-groups)")
+    max_attempts = options.max_attempts
+    if max_attempts is None and options.timeout is None:
+        max_attempts = 100
+
+    return RunConfig(
+        aws=AwsSettings(
+            profile=options.profile, region=options.region, endpoint_url=options.endpoint_url
+        ),
+        task=TaskSpec(
+            task_name=options.task_name,
+            reference=options.from_task,
+            image=options.image,
+            command=command,
+            entrypoint=entrypoint,
+            container=options.container,
+            log_group=options.log_group or f"/ecs/{options.task_name}",
+            log_stream_prefix=options.log_stream_prefix,
+            log_retention_days=options.log_retention_days,
+        ),
+        placement=Placement(
+            cluster=options.cluster,
+            launch_type=launch_type,
+            subnets=subnets,
+            security_groups=_ids(options.security_groups),
+            assign_public_ip=options.assign_public_ip,
+        ),
+        timing=Timing(
+            poll_interval=options.poll_interval,
+            max_attempts=max_attempts,
+            log_interval=options.log_interval,
+            drain_grace=options.drain_grace,
+            timeout=options.timeout,
+            log_rate_limit=options.log_rate_limit,
+        ),
+        log_format=LogFormat(options.log_format),
+    )
+
+
+def run_cli(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: IO[bytes] | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run the tool as the console script does and return the exit code."""
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        config = parse_args(sys.argv[1:] if argv is None else argv)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=err)
+        return EXIT_USAGE
+    try:
+        return _run(config, stdout=stdout, stderr=err)
+    except KeyboardInterrupt:
+        # Only before the signal handlers are installed: nothing was started yet.
+        return EXIT_SIGINT
+
+
+def _run(config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
+    # Imported here so that --help and bad options answer without loading the AWS SDK.
+    import anyio  # noqa: PLC0415
+    import structlog  # noqa: PLC0415
+
+    from ecs_one_off_task.aws import Aws  # noqa: PLC0415
+    from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
+    from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
+
+    redactor = Redactor()
+    configure_logging(config.log_format, redactor, stderr)
+    log = structlog.get_logger(PROG)
+    write = LineWriter(stdout)
+
+    async def amain() -> int:
+        async with Aws.connect(config.aws) as aws:
+            result = await run_one_off_task(config=config, aws=aws, write=write, redactor=redactor)
+        return result.exit_code
+
+    try:
+        return anyio.run(amain)
+    except OneOffTaskError as error:
+        log.error(str(error), exit_code=error.exit_code)
+        return error.exit_code
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run_cli())

@@ -1,0 +1,41 @@
+"""How long to wait between AWS calls. Pure: the clock is always passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# After this long with no new line, the follower starts to poll less often...
+IDLE_AFTER = 30.0
+# ...doubling its wait every IDLE_DOUBLING seconds up to IDLE_CEILING: a silent task costs at
+# most 20 GetLogEvents calls a minute once idle, since the quota is shared by the whole account.
+IDLE_DOUBLING = 10.0
+IDLE_CEILING = 3.0
+
+
+def idle_interval(log_interval: float, idle_for: float) -> float:
+    """Wait before the next read when caught up, having seen nothing new for `idle_for` seconds."""
+    ceiling = max(log_interval, IDLE_CEILING)
+    if idle_for <= IDLE_AFTER:
+        return log_interval
+    return min(ceiling, log_interval * 2 ** ((idle_for - IDLE_AFTER) / IDLE_DOUBLING))
+
+
+@dataclass
+class CallSpacing:
+    """Keeps calls at least 1/rate seconds apart (rate 0: no limit).
+
+    GetLogEvents allows about 10 calls a second per account and region, shared by every job in
+    the account, so one follower must not take all of it even while it catches up on a backlog.
+    """
+
+    rate: float
+    _next_at: float = field(default=float("-inf"))
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next call may start."""
+        return max(0.0, self._next_at - now)
+
+    def record(self, started: float) -> None:
+        """Note that a call started at `started`."""
+        if self.rate > 0:
+            self._next_at = started + 1.0 / self.rate
