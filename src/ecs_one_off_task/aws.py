@@ -6,6 +6,7 @@ the follower consume) so the rest of the tool never sees botocore.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
@@ -82,7 +83,8 @@ class Aws:
         region = session.region_name
         if not region:
             raise UsageError("no AWS region: pass --region or set AWS_REGION")
-        if settings.endpoint_url is None and not _is_known_region(session, region):
+        custom_endpoint = settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        if not custom_endpoint and not await _is_known_region(session, region):
             raise UsageError(f"unknown AWS region {region!r}")
         config = _client_config()
         async with AsyncExitStack() as stack:
@@ -215,11 +217,11 @@ class Aws:
         )
 
 
-def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 - aioboto3 session
-    return any(
-        region in session.get_available_regions("ecs", partition_name=partition)
-        for partition in session.get_available_partitions()
-    )
+async def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 - aioboto3 session
+    for partition in await session.get_available_partitions():
+        if region in await session.get_available_regions("ecs", partition_name=partition):
+            return True
+    return False
 
 
 def _code(error: BaseException) -> str | None:

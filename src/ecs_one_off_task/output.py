@@ -33,6 +33,7 @@ class LineWriter:
     def __init__(self, stream: IO[bytes] | None = None) -> None:
         """Write to `stream` (default: the process's binary stdout)."""
         self._stream = stream if stream is not None else sys.stdout.buffer
+        self._is_stdout = stream is None
         self.closed = False
 
     def __call__(self, messages: Sequence[str]) -> None:
@@ -45,7 +46,8 @@ class LineWriter:
             self._stream.flush()
         except BrokenPipeError:
             self.closed = True
-            _silence_stdout()
+            if self._is_stdout:
+                _silence_stdout()
 
 
 def _silence_stdout() -> None:

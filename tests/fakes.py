@@ -1,0 +1,103 @@
+"""Fakes shared by the unit tests: a virtual clock whose sleep advances time at once."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+import anyio
+import anyio.lowlevel
+
+from ecs_one_off_task.follower import LogPage
+
+
+class VirtualClock:
+    """A monotonic clock whose time jumps to the next wake-up once every task is waiting.
+
+    Lets the follower's and the watcher's pacing be checked to the millisecond, without waiting
+    for real time. `drive` must run beside the code under test.
+    """
+
+    # Checkpoints given to other tasks before time moves: the fakes do no real I/O, so every
+    # runnable task gets to its next sleep well within this many turns.
+    SETTLE_TURNS = 50
+
+    def __init__(self, start: float = 1000.0) -> None:
+        """Start at `start` (not 0, so that "never" and "at 0" cannot be confused)."""
+        self.now = start
+        self.sleeps: list[float] = []
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._counter = itertools.count()
+
+    def __call__(self) -> float:
+        """The current virtual time."""
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until virtual time has moved by `seconds`."""
+        self.sleeps.append(seconds)
+        if seconds <= 0:
+            await anyio.lowlevel.checkpoint()
+            return
+        woken = anyio.Event()
+        entry = (self.now + seconds, next(self._counter), woken)
+        heapq.heappush(self._sleepers, entry)
+        try:
+            await woken.wait()
+        finally:
+            if not woken.is_set():  # cancelled: forget this wake-up
+                self._sleepers.remove(entry)
+                heapq.heapify(self._sleepers)
+
+    async def drive(self) -> None:
+        """Move time to the earliest wake-up whenever all other tasks are waiting."""
+        while True:
+            for _ in range(self.SETTLE_TURNS):
+                await anyio.lowlevel.checkpoint()
+            if not self._sleepers:
+                continue
+            deadline, _, woken = heapq.heappop(self._sleepers)
+            self.now = max(self.now, deadline)
+            woken.set()
+
+
+class FakeStream:
+    """A CloudWatch Logs stream on a virtual clock, paged like GetLogEvents with forward tokens.
+
+    An event becomes readable at its ingestion time; the stream exists from `created_at` on.
+    At the end of the stream the same token comes back, as on AWS.
+    """
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        events: list[tuple[float, str]],
+        *,
+        created_at: float = float("-inf"),
+        page_size: int = 10_000,
+        empty_pages: int = 0,
+    ) -> None:
+        """`events` are (ingestion time, message) in ingestion order."""
+        self.clock = clock
+        self.events = events
+        self.created_at = created_at
+        self.page_size = page_size
+        self.empty_pages = empty_pages
+        self.calls: list[tuple[float, str | None]] = []
+        self.failures: list[Exception] = []
+
+    async def fetch(self, token: str | None) -> LogPage | None:
+        """One GetLogEvents call after `token`."""
+        self.calls.append((self.clock.now, token))
+        if self.failures:
+            raise self.failures.pop(0)
+        if self.clock.now < self.created_at:
+            return None
+        start = int(token[2:]) if token else 0
+        if self.empty_pages:
+            # AWS may answer an empty page whose token still moves.
+            self.empty_pages -= 1
+            return LogPage(messages=[], next_forward_token=f"f/{start}" + " " * self.empty_pages)
+        visible = [m for at, m in self.events if at <= self.clock.now]
+        page = visible[start : start + self.page_size]
+        return LogPage(messages=page, next_forward_token=f"f/{start + len(page)}")

@@ -1,0 +1,111 @@
+"""Option parsing: the seed's command lines keep working, bad ones are one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_one_off_task.cli import parse_args
+from ecs_one_off_task.config import LaunchType, LogFormat
+from ecs_one_off_task.errors import UsageError
+
+BASE = ["--task-name", "mig", "--from-task", "myapp", "--cluster", "c", "--image", "myapp:v2"]
+
+
+class TestSeedCommandLines:
+    def test_seed_example(self) -> None:
+        """The original README's example parses to the same task, with the seed's defaults."""
+        config = parse_args(
+            [
+                "--task-name", "myapp-db-migrations", "--from-task", "myapp",
+                "--cluster", "myEcsCluster", "--image", "myapp:v2",
+                "--command", "bundle", "exec", "rake", "db:migrate",
+            ]
+        )  # fmt: skip
+        assert config.task.command == ("bundle", "exec", "rake", "db:migrate")
+        assert config.task.log_group == "/ecs/myapp-db-migrations"
+        assert config.task.log_stream_prefix == "ecs"
+        assert config.task.log_retention_days == 7
+        assert config.placement.cluster == "myEcsCluster"
+        assert config.placement.launch_type is LaunchType.EC2
+        assert config.timing.poll_interval == 6.0
+        assert config.timing.max_attempts == 100
+        assert config.timing.log_interval == 1.0
+        assert config.timing.drain_grace == 5.0
+        assert config.log_format is LogFormat.AUTO
+
+    def test_seed_fargate_flags(self) -> None:
+        """--networks-id and --security-groups-id still work, space- or comma-separated."""
+        config = parse_args(
+            [*BASE, "--launch-type", "FARGATE", "--networks-id", "subnet-a", "subnet-b,subnet-c",
+             "--security-groups-id", "sg-1", "--command", "true"]
+        )  # fmt: skip
+        assert config.placement.subnets == ("subnet-a", "subnet-b", "subnet-c")
+        assert config.placement.security_groups == ("sg-1",)
+
+    def test_profile_and_region_short_flags(self) -> None:
+        """-p and -r set the profile and region."""
+        config = parse_args([*BASE, "-p", "prod", "-r", "eu-west-1", "--command", "true"])
+        assert (config.aws.profile, config.aws.region) == ("prod", "eu-west-1")
+
+    def test_entrypoint_is_split_like_a_shell(self) -> None:
+        """The seed's quoted entry point 'sh -c' becomes two words."""
+        config = parse_args([*BASE, "--entrypoint", "sh -c", "--command", "a && b"])
+        assert config.task.entrypoint == ("sh", "-c")
+        assert config.task.command == ("a && b",)
+
+
+class TestCommandAfterDashes:
+    def test_everything_after_dashes_is_the_command(self) -> None:
+        """Words after a lone -- are the command untouched, even ones that look like options."""
+        config = parse_args([*BASE, "--", "sh", "-c", "migrate --verbose && seed", "--"])
+        assert config.task.command == ("sh", "-c", "migrate --verbose && seed", "--")
+
+    def test_both_ways_at_once_is_refused(self) -> None:
+        """--command and -- together are ambiguous."""
+        with pytest.raises(UsageError, match="not both"):
+            parse_args([*BASE, "--command", "a", "--", "b"])
+
+    def test_no_command_is_refused(self) -> None:
+        """A one-off task without a command would run the image's server forever."""
+        with pytest.raises(UsageError, match="no command"):
+            parse_args(BASE)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("extra", "message"),
+        [
+            (["--poll-interval", "0"], "--poll-interval: must be greater than 0"),
+            (["--poll-interval", "-1"], "--poll-interval: must be greater than 0"),
+            (["--log-interval", "0"], "--log-interval: must be greater than 0"),
+            (["--max-attempts", "0"], "--max-attempts: must be a whole number greater than 0"),
+            (["--drain-grace", "-1"], "--drain-grace: must be 0 or more"),
+            (["--timeout", "0"], "--timeout: must be greater than 0"),
+            (["--log-retention-days", "10"], "--log-retention-days: CloudWatch accepts only 1, 3"),
+            (["--launch-type", "FARGATE"], "FARGATE needs --subnets"),
+            (["--image", " "], "--image must not be empty"),
+            (["--entrypoint", "sh 'unclosed"], "--entrypoint cannot be split"),
+        ],
+    )
+    def test_bad_values(self, extra: list[str], message: str) -> None:
+        """Each bad value is refused with a message naming the option."""
+        with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+            parse_args([*BASE, *extra, "--command", "true"])
+
+    def test_missing_required_flag(self) -> None:
+        """A missing required option is named."""
+        with pytest.raises(UsageError, match="required: --cluster"):
+            parse_args(["--task-name", "m", "--from-task", "a", "--image", "i", "--command", "x"])
+
+
+class TestWaitingBudget:
+    def test_timeout_lifts_the_default_attempt_limit(self) -> None:
+        """With --timeout, a long migration is not cut at 100 polls unless asked."""
+        assert (
+            parse_args([*BASE, "--timeout", "3600", "--command", "x"]).timing.max_attempts is None
+        )
+
+    def test_explicit_attempts_stay_with_timeout(self) -> None:
+        """--max-attempts given with --timeout keeps both limits."""
+        config = parse_args([*BASE, "--timeout", "60", "--max-attempts", "5", "--command", "x"])
+        assert (config.timing.timeout, config.timing.max_attempts) == (60.0, 5)

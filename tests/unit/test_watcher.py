@@ -1,0 +1,108 @@
+"""The status watcher: immediate first poll, steady rhythm, and the waiting budget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+
+from ecs_one_off_task.errors import AwsUnavailable
+from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
+from tests.fakes import VirtualClock
+
+
+class ScriptedTask:
+    """DescribeTasks answers from a script of (from virtual time, answer); an answer may be
+    None (MISSING) or an exception to raise."""
+
+    def __init__(self, clock: VirtualClock, script: list[tuple[float, Any]]) -> None:
+        self.clock = clock
+        self.script = script
+        self.calls: list[float] = []
+
+    async def describe(self) -> Mapping[str, Any] | None:
+        self.calls.append(self.clock.now)
+        answer = None
+        for since, scripted in self.script:
+            if self.clock.now >= since:
+                answer = scripted
+        if isinstance(answer, Exception):
+            raise answer
+        return None if answer is None else {"lastStatus": answer}
+
+
+async def watch(
+    script: list[tuple[float, Any]],
+    *,
+    poll_interval: float = 6.0,
+    max_attempts: int | None = 100,
+    give_up_after: float | None = None,
+) -> tuple[Stopped | GaveUp, ScriptedTask, list[str]]:
+    clock = VirtualClock()
+    task = ScriptedTask(clock, [(1000.0 + at, answer) for at, answer in script])
+    seen: list[str] = []
+    watcher = StatusWatcher(
+        describe=task.describe,
+        on_status=lambda status, _task: seen.append(status),
+        poll_interval=poll_interval,
+        max_attempts=max_attempts,
+        deadline=None if give_up_after is None else clock.now + give_up_after,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        outcome = await watcher.run()
+        group.cancel_scope.cancel()
+    return outcome, task, seen
+
+
+async def test_task_stopped_before_the_first_poll_is_seen_at_once() -> None:
+    """A task already STOPPED is found by the first, immediate call: no interval is waited."""
+    outcome, task, seen = await watch([(0, "STOPPED")])
+    assert isinstance(outcome, Stopped)
+    assert task.calls == [1000.0]
+    assert seen == ["STOPPED"]
+
+
+async def test_each_change_of_status_is_reported_once() -> None:
+    """PROVISIONING, PENDING, RUNNING, STOPPED are each reported once, polls 6 s apart."""
+    outcome, task, seen = await watch(
+        [(0, "PROVISIONING"), (7, "PENDING"), (13, "RUNNING"), (40, "STOPPED")]
+    )
+    assert isinstance(outcome, Stopped)
+    assert seen == ["PROVISIONING", "PENDING", "RUNNING", "STOPPED"]
+    assert [at - 1000.0 for at in task.calls] == [0, 6, 12, 18, 24, 30, 36, 42]
+
+
+async def test_missing_right_after_run_task_is_not_the_end() -> None:
+    """DescribeTasks answering MISSING (None) for a while means "not visible yet"."""
+    outcome, _, seen = await watch([(0, None), (10, "RUNNING"), (20, "STOPPED")])
+    assert isinstance(outcome, Stopped)
+    assert seen == ["RUNNING", "STOPPED"]
+
+
+async def test_gives_up_after_max_attempts() -> None:
+    """The 3rd unanswered poll of 3 ends the wait."""
+    outcome, task, _ = await watch([(0, "RUNNING")], max_attempts=3)
+    assert outcome == GaveUp(why="task not STOPPED after 3 status checks")
+    assert len(task.calls) == 3
+
+
+async def test_gives_up_at_the_timeout() -> None:
+    """--timeout 20 with 6 s polls ends the wait at 20 s, not at the next poll."""
+    clock_start = 1000.0
+    outcome, task, _ = await watch([(0, "RUNNING")], give_up_after=20.0, max_attempts=None)
+    assert outcome == GaveUp(why="timeout reached")
+    assert [at - clock_start for at in task.calls] == [0, 6, 12, 18]
+
+
+async def test_unavailable_aws_is_retried_at_the_next_poll() -> None:
+    """A throttled DescribeTasks is tried again at the next poll, and counts as an attempt."""
+    outcome, task, seen = await watch(
+        [(0, AwsUnavailable("throttled")), (5, "STOPPED")], max_attempts=5
+    )
+    assert isinstance(outcome, Stopped)
+    assert seen == ["STOPPED"]
+    assert len(task.calls) == 2
