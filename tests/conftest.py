@@ -1,0 +1,126 @@
+"""Fixtures for the tests that run the real CLI against the local AWS emulator."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ecs_one_off_task.cli import run_cli
+from tests.emulator import Emulator, TaskRecord
+from tests.emulator.seed import Reference, seed_reference
+
+# Fast settings so a scripted task of a second takes about a second to follow.
+FAST = ["--poll-interval", "0.1", "--log-interval", "0.05", "--drain-grace", "0.3"]
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One emulator for the session: tests keep apart by using task names of their own."""
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def reference(emulator: Emulator) -> Reference:
+    """The seeded account: cluster myEcsCluster, reference task definition myapp, and more."""
+    return seed_reference(emulator, container_instances=4)
+
+
+@pytest.fixture
+def emu(emulator: Emulator, reference: Reference) -> Iterator[Emulator]:
+    """The emulator with the reference seeded and this test's calls and faults only."""
+    del reference
+    emulator.clear_calls()
+    emulator.clear_faults()
+    yield emulator
+    emulator.clear_faults()
+
+
+@pytest.fixture
+def task_name() -> str:
+    """A task name (family) no other test uses."""
+    return f"mig-{next(_names)}"
+
+
+@dataclass
+class CliRun:
+    """What one run of the CLI did."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: str
+    writes: list[tuple[bytes, str | None]] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        """The stdout split into lines (one container line each)."""
+        return self.stdout.decode().splitlines()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The tool's own JSON events on stderr."""
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
+
+    def event(self, name: str) -> dict[str, Any]:
+        """The first event called `name`."""
+        return next(e for e in self.events if e["event"] == name)
+
+
+class WatchingStdout(io.BytesIO):
+    """stdout that notes, at each write, the task's status in the emulator at that moment."""
+
+    def __init__(self, status: Callable[[], str | None]) -> None:
+        super().__init__()
+        self.status = status
+        self.writes: list[tuple[bytes, str | None]] = []
+        self.on_write: Callable[[], None] | None = None
+
+    def write(self, data: Any) -> int:
+        self.writes.append((bytes(data), self.status()))
+        if self.on_write is not None:
+            self.on_write()
+        return super().write(data)
+
+
+@pytest.fixture
+def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]:
+    """Run the real CLI in this process against the emulator, with JSON events on stderr."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in emu.env().items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str, on_write: Callable[[], None] | None = None) -> CliRun:
+        records: list[TaskRecord] = []
+
+        def status() -> str | None:
+            current = emu.task_records()
+            records[:] = current
+            return current[-1].status if current else None
+
+        stdout = WatchingStdout(status)
+        stdout.on_write = on_write
+        stderr = io.StringIO()
+        code = run_cli(["--log-format", "json", *args], stdout=stdout, stderr=stderr)
+        return CliRun(
+            exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), writes=stdout.writes
+        )
+
+    return run
+
+
+def migration_args(task_name: str, *extra: str) -> list[str]:
+    """The seed's example command line with fast polling, for task `task_name`."""
+    return [
+        "--task-name", task_name, "--from-task", "myapp", "--cluster", "myEcsCluster",
+        "--image", "myapp:v2", *FAST, *extra,
+    ]  # fmt: skip

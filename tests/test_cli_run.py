@@ -1,0 +1,165 @@
+"""The real CLI against the emulator: run, stream live, drain, exit with the container's code."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import Callable
+
+from tests.conftest import CliRun, migration_args
+from tests.emulator import Emulator, LogLine, Timeline, lines_every
+
+Cli = Callable[..., CliRun]
+
+
+class TestStreaming:
+    def test_lines_reach_stdout_while_the_task_is_running(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """Lines are written to stdout while ECS still reports the task RUNNING, not after."""
+        emu.script(task_name, Timeline(lines=lines_every(5, 0.2), runs_for=1.5))
+        run = cli(*migration_args(task_name, "--command", "rake", "db:migrate"))
+        assert run.exit_code == 0
+        assert run.lines == [f"line {i}" for i in range(1, 6)]
+        statuses = [status for data, status in run.writes if data]
+        assert statuses[0] == "RUNNING"
+        assert statuses.count("RUNNING") >= 2
+
+    def test_every_line_once_in_order_across_pages(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """10,050 lines written at once need two full GetLogEvents pages, and lines that follow
+        over time need more: each line is printed once, in order."""
+        burst = lines_every(10_050, 0.0, fmt="burst {i}")
+        trickle = lines_every(20, 0.05, start=0.3, fmt="trickle {i}")
+        emu.script(task_name, Timeline(lines=burst + trickle, runs_for=1.5))
+        run = cli(*migration_args(task_name, "--log-rate-limit", "0", "--command", "x"))
+        assert run.exit_code == 0
+        expected = [f"burst {i}" for i in range(1, 10_051)] + [f"trickle {i}" for i in range(1, 21)]
+        assert run.lines == expected
+        tokens = {c.params.get("nextToken") for c in emu.calls_to("GetLogEvents")}
+        assert len(tokens) >= 4  # no token, after page 1, after page 2, and later ones
+
+    def test_stream_that_appears_late(self, emu: Emulator, cli: Cli, task_name: str) -> None:
+        """GetLogEvents answering ResourceNotFound before the container starts means "not yet"."""
+        emu.script(
+            task_name,
+            Timeline(
+                provisioning=0.3,
+                pending=0.3,
+                stream_delay=0.5,
+                lines=(LogLine(0.6, "first"), LogLine(0.7, "second")),
+                runs_for=0.8,
+            ),
+        )
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 0
+        assert run.lines == ["first", "second"]
+
+    def test_lines_ingested_after_stopped_are_printed(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """Lines the awslogs driver delivers 0.2 s after STOPPED are still printed."""
+        emu.script(
+            task_name,
+            Timeline(
+                lines=(LogLine(0.0, "migrating"),),
+                runs_for=0.2,
+                late_lines=(LogLine(0.2, "migrated"), LogLine(0.25, "done")),
+            ),
+        )
+        run = cli(*migration_args(task_name, "--drain-grace", "1", "--command", "x"))
+        assert run.exit_code == 0
+        assert run.lines == ["migrating", "migrated", "done"]
+
+    def test_task_that_stops_before_the_first_poll(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """A task that is STOPPED before the first DescribeTasks still shows its lines and code."""
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "fast"),), runs_for=0.0, exit_code=4))
+        run = cli(*migration_args(task_name, "--poll-interval", "5", "--command", "x"))
+        assert run.exit_code == 4
+        assert run.lines == ["fast"]
+        assert len(emu.calls_to("DescribeTasks")) == 1
+
+
+class TestExitCodes:
+    def test_container_exit_code_passes_through(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """A migration that exits 3 makes the tool exit 3, after printing its lines."""
+        emu.script(
+            task_name,
+            Timeline(lines=(LogLine(0.0, "PG::UndefinedTable"),), runs_for=0.1, exit_code=3),
+        )
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 3
+        assert run.lines == ["PG::UndefinedTable"]
+        assert run.event("task stopped")["exit_code"] == 3
+
+    def test_run_task_failures_are_125(self, emu: Emulator, cli: Cli, task_name: str) -> None:
+        """RunTask answering failures[] RESOURCE:MEMORY is exit 125 with the reason."""
+        emu.script(task_name, Timeline(run_task_failure="RESOURCE:MEMORY"))
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 125
+        assert "RESOURCE:MEMORY" in run.events[-1]["event"]
+        assert emu.operations("ecs").count("DescribeTasks") == 0
+
+    def test_task_failed_to_start_is_125(self, emu: Emulator, cli: Cli, task_name: str) -> None:
+        """A task that stops with TaskFailedToStart and no exit code is 125, naming why."""
+        emu.script(task_name, Timeline(provisioning=0.1, fails_to_start=True))
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 125
+        message = run.events[-1]["event"]
+        assert "stopCode: TaskFailedToStart" in message
+        assert "CannotPullContainerError" in message
+        assert run.stdout == b""
+
+
+class TestStopping:
+    def test_sigint_stops_the_task_and_exits_130(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """Ctrl-C after the first line sends StopTask naming the tool, drains, and exits 130."""
+        emu.script(
+            task_name,
+            Timeline(lines=lines_every(100, 0.1), runs_for=math.inf, stopping=0.1),
+        )
+        sent: list[bool] = []
+
+        def interrupt_once() -> None:
+            if not sent:
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGINT)
+
+        run = cli(*migration_args(task_name, "--command", "x"), on_write=interrupt_once)
+        assert run.exit_code == 130
+        stops = emu.calls_to("StopTask")
+        assert len(stops) == 1
+        assert "ecs-one-off-task" in stops[0].params["reason"]
+        record = emu.wait_until_status(emu.task_records()[-1].task_arn, "STOPPED")
+        assert (record.stop_code, record.exit_code) == ("UserInitiated", 143)
+        assert run.lines == [f"line {i}" for i in range(1, len(run.lines) + 1)]
+        assert len(run.lines) < 100
+
+    def test_giving_up_stops_the_task_and_exits_124(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """After --max-attempts polls without STOPPED the task is stopped and the exit is 124."""
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "working"),), runs_for=math.inf))
+        run = cli(*migration_args(task_name, "--max-attempts", "3", "--command", "x"))
+        assert run.exit_code == 124
+        assert len(emu.calls_to("DescribeTasks")) == 3
+        assert len(emu.calls_to("StopTask")) == 1
+        assert run.lines == ["working"]
+
+    def test_timeout_stops_the_task_and_exits_124(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--timeout passed with the task still running: StopTask, exit 124."""
+        emu.script(task_name, Timeline(runs_for=math.inf))
+        run = cli(*migration_args(task_name, "--timeout", "0.5", "--command", "x"))
+        assert run.exit_code == 124
+        assert len(emu.calls_to("StopTask")) == 1
+        assert run.event("giving up waiting: stopping the task")["reason"] == "timeout reached"
