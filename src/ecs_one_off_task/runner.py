@@ -29,7 +29,7 @@ from ecs_one_off_task.errors import (
     TaskNotRun,
     UsageError,
 )
-from ecs_one_off_task.follower import FollowStats, LogFollower, WritePage
+from ecs_one_off_task.follower import FollowStats, LogFollower, LogPage, WritePage
 from ecs_one_off_task.outcome import exit_code_of, task_end, to_monotonic
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.taskdef import (
@@ -246,7 +246,7 @@ class _Run:
     async def _watch_and_follow(self, task_arn: str, stream: str) -> RunResult:
         spec, placement, timing = self.config.task, self.config.placement, self.config.timing
 
-        async def fetch(token: str | None) -> Any:  # noqa: ANN401 - LogPage | None
+        async def fetch(token: str | None) -> LogPage | None:
             return await self.aws.get_log_events(group=spec.log_group, stream=stream, token=token)
 
         async def describe() -> Mapping[str, Any] | None:
