@@ -96,7 +96,7 @@ class TestExitCodes:
         run = cli(*migration_args(task_name, "--command", "x"))
         assert run.exit_code == 3
         assert run.lines == ["PG::UndefinedTable"]
-        assert run.event("task stopped")["exit_code"] == 3
+        assert run.event("task stopped: reading the last lines")["exit_code"] == 3
 
     def test_run_task_failures_are_125(self, emu: Emulator, cli: Cli, task_name: str) -> None:
         """RunTask answering failures[] RESOURCE:MEMORY is exit 125 with the reason."""

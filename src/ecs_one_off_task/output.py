@@ -114,7 +114,10 @@ def configure_logging(
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # A person reading a terminal wants the time of day; a log pipeline wants ISO 8601.
+            structlog.processors.TimeStamper(
+                fmt="%H:%M:%S" if use_console else "iso", utc=not use_console
+            ),
             redactor,
             renderer,
         ],

@@ -294,6 +294,12 @@ class _Run:
                 )
                 # A container that never started wrote no line: nothing to wait for.
                 grace = timing.drain_grace if end.ran or follower.stream_found else 0.0
+                log.info(
+                    "task stopped: reading the last lines",
+                    exit_code=end.exit_code,
+                    reason=end.describe(),
+                    quiet_for=grace,
+                )
                 follower.task_stopped(at=stopped_at, grace=grace)
             else:
                 why = outcome.why if outcome is not None else "interrupted by a signal"
@@ -317,7 +323,6 @@ class _Run:
             if not end.ran:
                 raise TaskNotRun(f"task {task_arn} stopped without running: {end.describe()}")
             exit_code = exit_code_of(end)
-            log.info("task stopped", exit_code=exit_code, reason=end.describe())
         log.info("done", exit_code=exit_code, lines=lines, task_arn=task_arn, log_stream=stream)
         return RunResult(exit_code=exit_code, task_arn=task_arn, log_stream=stream, lines=lines)
 
