@@ -6,12 +6,12 @@ the follower consume) so the rest of the tool never sees botocore.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import aioboto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -52,13 +52,15 @@ _ACCESS_DENIED_CODES = frozenset(
 _EXPIRED_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
 
 
-def _client_config() -> Config:
-    # The SDK's standard retry mode already backs off with jitter on throttling, 5xx and dropped
-    # connections; a read timeout keeps a response that never comes from hanging the run.
+def _client_config(call_timeout: float) -> Config:
+    # The SDK's standard retry mode backs off exponentially with jitter (capped at 20 s) on
+    # throttling, 5xx, dropped connections and read timeouts. RunTask is safe to retry: the SDK
+    # fills its clientToken once per call, so ECS starts one task however many tries it takes.
+    # The read timeout keeps a response that never comes from hanging the run.
     return Config(
         retries={"mode": "standard", "max_attempts": 4},
-        connect_timeout=5,
-        read_timeout=30,
+        connect_timeout=min(call_timeout, 5.0),
+        read_timeout=call_timeout,
         user_agent_extra=f"ecs-one-off-task/{__version__}",
     )
 
@@ -83,10 +85,9 @@ class Aws:
         region = session.region_name
         if not region:
             raise UsageError("no AWS region: pass --region or set AWS_REGION")
-        custom_endpoint = settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        if not custom_endpoint and not await _is_known_region(session, region):
+        if not _is_known_region(region):
             raise UsageError(f"unknown AWS region {region!r}")
-        config = _client_config()
+        config = _client_config(settings.call_timeout)
         async with AsyncExitStack() as stack:
             try:
                 ecs = await stack.enter_async_context(
@@ -217,11 +218,13 @@ class Aws:
         )
 
 
-async def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 - aioboto3 session
-    for partition in await session.get_available_partitions():
-        if region in await session.get_available_regions("ecs", partition_name=partition):
-            return True
-    return False
+def _is_known_region(region: str) -> bool:
+    """Whether ECS exists in `region` in any partition, by the SDK's own endpoint data."""
+    endpoints = botocore.session.get_session()
+    return any(
+        region in endpoints.get_available_regions("ecs", partition_name=partition)
+        for partition in endpoints.get_available_partitions()
+    )
 
 
 def _code(error: BaseException) -> str | None:

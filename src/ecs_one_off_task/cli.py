@@ -205,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     aws.add_argument("-p", "--profile", help="AWS profile (default: the AWS environment's)")
     aws.add_argument("-r", "--region", help="AWS region (default: the AWS environment's)")
     aws.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+    aws.add_argument(
+        "--call-timeout",
+        type=_positive_float,
+        default=20.0,
+        metavar="SECONDS",
+        help="wait this long for one AWS answer before trying again (default: %(default)s)",
+    )
 
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -250,7 +257,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
 
     return RunConfig(
         aws=AwsSettings(
-            profile=options.profile, region=options.region, endpoint_url=options.endpoint_url
+            profile=options.profile,
+            region=options.region,
+            endpoint_url=options.endpoint_url,
+            call_timeout=options.call_timeout,
         ),
         task=TaskSpec(
             task_name=options.task_name,

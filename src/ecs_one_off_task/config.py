@@ -29,6 +29,7 @@ class AwsSettings:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    call_timeout: float = 20.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,12 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
-import structlog
 
 from ecs_one_off_task.errors import AwsUnavailable
+from ecs_one_off_task.output import Outage
 from ecs_one_off_task.pacing import CallSpacing, idle_interval
-
-log = structlog.get_logger("ecs_one_off_task")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +67,7 @@ class LogFollower:
         self._stop_seen_at: float | None = None
         self._grace = 0.0
         self._nap: anyio.CancelScope | None = None
+        self._outage = Outage("log stream")
         self.lines = 0
         self.calls = 0
         self.stream_found = False
@@ -99,9 +98,10 @@ class LogFollower:
             try:
                 page = await self._fetch(token)
             except AwsUnavailable as error:
-                log.warning("log read failed, will retry", error=str(error))
+                self._outage.failed(error)
                 await self._nap_for(self._log_interval)
                 continue
+            self._outage.recovered()
             caught_up = True
             if page is not None:
                 self.stream_found = True

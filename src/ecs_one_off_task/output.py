@@ -98,6 +98,35 @@ class Redactor:
         return value
 
 
+class Outage:
+    """Tells once that AWS calls of one kind fail and are retried, and once that they work again.
+
+    During throttling or an outage the watcher and follower retry every few seconds; one line
+    per retry would bury the container's output.
+    """
+
+    def __init__(self, waiting_for: str) -> None:
+        """`waiting_for` names what the retried calls bring, e.g. "task status"."""
+        self.waiting_for = waiting_for
+        self.failures = 0
+
+    def failed(self, error: BaseException) -> None:
+        """A call failed and will be retried."""
+        self.failures += 1
+        if self.failures == 1:
+            structlog.get_logger("ecs_one_off_task").warning(
+                f"{self.waiting_for} unavailable: retrying", error=str(error)
+            )
+
+    def recovered(self) -> None:
+        """A call worked."""
+        if self.failures:
+            structlog.get_logger("ecs_one_off_task").info(
+                f"{self.waiting_for} available again", failed_calls=self.failures
+            )
+            self.failures = 0
+
+
 def configure_logging(
     log_format: LogFormat, redactor: Redactor, stream: TextIO | None = None
 ) -> None:

@@ -25,6 +25,7 @@ from ecs_one_off_task.errors import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
     AwsError,
+    AwsUnavailable,
     OneOffTaskError,
     TaskNotRun,
     UsageError,
@@ -327,22 +328,30 @@ class _Run:
         return RunResult(exit_code=exit_code, task_arn=task_arn, log_stream=stream, lines=lines)
 
     async def _stop(self, task_arn: str, reason: str) -> None:
+        """StopTask, retried while AWS is unavailable, shielded from cancellation, bounded."""
         placement = self.config.placement
+        by_hand = f"aws ecs stop-task --cluster {placement.cluster} --task {task_arn}"
         with anyio.move_on_after(STOP_TASK_TIMEOUT, shield=True) as scope:
-            try:
-                await self.aws.stop_task(
-                    cluster=placement.cluster, task_arn=task_arn, reason=reason
-                )
-            except OneOffTaskError as error:
-                log.error(
-                    "could not stop the task: stop it yourself",
-                    error=str(error),
-                    command=f"aws ecs stop-task --cluster {placement.cluster} --task {task_arn}",
-                )
+            while True:
+                try:
+                    await self.aws.stop_task(
+                        cluster=placement.cluster, task_arn=task_arn, reason=reason
+                    )
+                except AwsUnavailable as error:
+                    log.warning("StopTask failed: retrying", error=str(error))
+                    await anyio.sleep(1.0)
+                    continue
+                except OneOffTaskError as error:
+                    log.error(
+                        "could not stop the task: stop it yourself",
+                        error=str(error),
+                        command=by_hand,
+                    )
+                    return
+                log.info("StopTask sent", task_arn=task_arn)
                 return
-            log.info("StopTask sent", task_arn=task_arn)
         if scope.cancelled_caught:
-            log.error("StopTask did not answer in time: stop the task yourself", task_arn=task_arn)
+            log.error("StopTask did not get through in time: stop it yourself", command=by_hand)
 
 
 def _first_error(error: BaseException) -> BaseException:

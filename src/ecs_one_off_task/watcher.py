@@ -6,11 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from ecs_one_off_task.errors import AwsUnavailable
-
-log = structlog.get_logger("ecs_one_off_task")
+from ecs_one_off_task.output import Outage
 
 # Reads the task; None while ECS does not show it yet.
 DescribeTask = Callable[[], Awaitable[Mapping[str, Any] | None]]
@@ -58,6 +55,7 @@ class StatusWatcher:
         self._clock = clock
         self._sleep = sleep
         self.attempts = 0
+        self._outage = Outage("task status")
 
     async def run(self) -> Stopped | GaveUp:
         """Watch until STOPPED or until attempts or time run out."""
@@ -66,12 +64,7 @@ class StatusWatcher:
             if self._deadline is not None and self._clock() >= self._deadline:
                 return GaveUp(why="timeout reached")
             started = self._clock()
-            self.attempts += 1
-            try:
-                task = await self._describe()
-            except AwsUnavailable as error:
-                log.warning("task status unavailable, will retry", error=str(error))
-                task = None
+            task = await self._poll()
             if task is not None:
                 status = str(task.get("lastStatus", "UNKNOWN"))
                 if status != last_status:
@@ -81,8 +74,22 @@ class StatusWatcher:
                     return Stopped(task=task)
             if self._max_attempts is not None and self.attempts >= self._max_attempts:
                 return GaveUp(why=f"task not STOPPED after {self.attempts} status checks")
-            wait = started + self._poll_interval - self._clock()
-            if self._deadline is not None:
-                wait = min(wait, self._deadline - self._clock())
-            if wait > 0:
-                await self._sleep(wait)
+            await self._sleep_until_next_poll(started)
+
+    async def _poll(self) -> Mapping[str, Any] | None:
+        """One DescribeTasks; a failure AWS may recover from counts as an attempt, no more."""
+        self.attempts += 1
+        try:
+            task = await self._describe()
+        except AwsUnavailable as error:
+            self._outage.failed(error)
+            return None
+        self._outage.recovered()
+        return task
+
+    async def _sleep_until_next_poll(self, started: float) -> None:
+        wait = started + self._poll_interval - self._clock()
+        if self._deadline is not None:
+            wait = min(wait, self._deadline - self._clock())
+        if wait > 0:
+            await self._sleep(wait)
