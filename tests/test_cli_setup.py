@@ -6,14 +6,19 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import CliRun, migration_args
-from tests.emulator import Emulator, LogLine, Timeline
+from tests.emulator import Emulator, Fault, LogLine, Timeline
 from tests.emulator.seed import Reference
 
 Cli = Callable[..., CliRun]
+PASSROLE_REFUSED = (
+    "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform:"
+    " iam:PassRole on resource: arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+)
 WRITES = {"RegisterTaskDefinition", "CreateLogGroup", "PutRetentionPolicy", "RunTask"}
 
 
@@ -108,13 +113,91 @@ class TestBadInput:
         assert message in errors[0]["event"]
         assert not WRITES & set(emu.operations())
 
-    def test_bad_option_is_one_plain_line(self, emu: Emulator, cli: Cli, task_name: str) -> None:
-        """A bad option value is refused before any AWS call, in one line on stderr."""
-        run = cli(*migration_args(task_name, "--log-retention-days", "10", "--command", "x"))
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--cluster", "c", "--image", "i", "--command", "x"], "required: --task-name"),
+            (["--task-name", "t", "--cluster", "c", "--image", "i", "--", "x"], "--from-task"),
+            (["--from-task", "myapp", "--image", "", "--", "x"], "--image must not be empty"),
+            (["--from-task", "myapp", "--image", "i"], "no command"),
+            (["--from-task", "myapp", "--image", "i", "--launch-type", "FARGATE", "--", "x"],
+             "--launch-type FARGATE needs --subnets"),
+            (["--from-task", "myapp", "--image", "i", "--log-retention-days", "10", "--", "x"],
+             "argument --log-retention-days: CloudWatch accepts only 1, 3, 5, 7, 14"),
+            (["--from-task", "myapp", "--image", "i", "--poll-interval", "0", "--", "x"],
+             "argument --poll-interval: must be greater than 0"),
+            (["--from-task", "myapp", "--image", "i", "--log-interval", "-1", "--", "x"],
+             "argument --log-interval: must be greater than 0"),
+            (["--from-task", "myapp", "--image", "i", "--max-attempts", "0", "--", "x"],
+             "argument --max-attempts: must be a whole number greater than 0"),
+        ],
+    )  # fmt: skip
+    def test_bad_options_are_one_plain_line_and_no_call(
+        self, emu: Emulator, cli: Cli, task_name: str, args: list[str], message: str
+    ) -> None:
+        """A missing or bad option is refused before any AWS call, in one line on stderr."""
+        if "--task-name" not in args and "required: --task-name" not in message:
+            args = ["--task-name", task_name, "--cluster", "myEcsCluster", *args]
+        run = cli(*args)
         assert run.exit_code == 2
         assert run.stderr.count("\n") == 1
-        assert run.stderr.startswith("ecs-one-off-task: error: argument --log-retention-days")
+        assert run.stderr.startswith("ecs-one-off-task: error: ")
+        assert message in run.stderr
         assert emu.operations() == []
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--region", "mars-1"], "unknown AWS region 'mars-1'"),
+            (["--profile", "nosuchprofile"], "AWS profile 'nosuchprofile' not found"),
+            (["--no-credentials"], "no AWS credentials found (set a profile or AWS_* variables)"),
+        ],
+    )
+    def test_unknown_region_or_profile(
+        self,
+        emu: Emulator,
+        cli: Cli,
+        task_name: str,
+        args: list[str],
+        message: str,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An unknown region or profile, or no credentials at all, is exit 2 with one line,
+        before any call reaches AWS."""
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+        if args == ["--no-credentials"]:
+            args = []
+            monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+            monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        run = cli(*migration_args(task_name, *args, "--command", "x"))
+        assert run.exit_code == 2
+        assert [e["event"] for e in run.events] == [message]
+        assert emu.operations() == []
+
+    @pytest.mark.parametrize(
+        ("operation", "message", "action"),
+        [
+            ("RegisterTaskDefinition", "not authorized", "ecs:RegisterTaskDefinition"),
+            ("RegisterTaskDefinition", PASSROLE_REFUSED, "iam:PassRole"),
+            ("CreateLogGroup", "not authorized", "logs:CreateLogGroup"),
+            ("RunTask", "not authorized", "ecs:RunTask"),
+            ("DescribeTaskDefinition", "not authorized", "ecs:DescribeTaskDefinition"),
+        ],
+    )
+    def test_access_denied_names_the_iam_action(
+        self, emu: Emulator, cli: Cli, task_name: str, operation: str, message: str, action: str
+    ) -> None:
+        """AccessDenied is exit 125 with one line naming the IAM action to grant, and no task
+        is started."""
+        emu.inject(Fault(operation=operation, error_code="AccessDeniedException", message=message))
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 125
+        errors = [e for e in run.events if e["level"] == "error"]
+        assert len(errors) == 1
+        assert f"access denied: grant {action} to the caller" in errors[0]["event"]
+        assert not [c for c in emu.calls_to("RunTask") if not c.fault]
 
 
 class TestSecrets:

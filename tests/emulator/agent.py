@@ -302,7 +302,7 @@ class FakeEcsAgent:
 
     # -- backend hooks (request threads) ---------------------------------------------------
 
-    def _run_task(  # noqa: PLR0913, PLR0917 - mirrors moto's positional signature
+    def _run_task(
         self,
         cluster_str: str,
         task_definition_str: str,
