@@ -167,6 +167,17 @@ class TestLogEventsAsStored:
         assert run.exit_code == 0
         assert run.stdout == b"".join(m.encode() + b"\n" for m in messages)
 
+    def test_one_megabyte_pages_are_read_on(self, emu: Emulator, cli: Cli, task_name: str) -> None:
+        """Ten 256 KB events fill three 1 MB pages of fewer than 10,000 events: the follower
+        reads on while the token moves and prints all ten once."""
+        messages = [f"{i}:" + "y" * 256 * 1024 for i in range(10)]
+        emu.script(task_name, Timeline(lines=tuple(LogLine(0.0, m) for m in messages)))
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 0
+        assert run.stdout == b"".join(m.encode() + b"\n" for m in messages)
+        tokens = {c.params.get("nextToken") for c in emu.calls_to("GetLogEvents")}
+        assert len(tokens) >= 4  # none, then after each of three pages
+
 
 class TestClosedStdout:
     def test_reader_going_away_does_not_stop_the_run(self, emu: Emulator, task_name: str) -> None:

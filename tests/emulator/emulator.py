@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import urllib.request
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -23,6 +24,7 @@ from moto.moto_api import state_manager
 from .agent import FakeEcsAgent
 from .calls import Call, CallLog
 from .faults import Fault, FaultInjector
+from .pages import one_megabyte_pages
 from .server import MotoHttpServer, moto_app
 from .timeline import DEFAULT_TIMELINE, TaskRecord, Timeline
 
@@ -74,6 +76,7 @@ class Emulator:
         self._previous_transition: dict[str, Any] | None = None
         self._session: Any = None
         self._started = False
+        self._pages = ExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -89,6 +92,7 @@ class Emulator:
                 )
             Emulator._active = self
         self._previous_transition = dict(state_manager.get_transition(_ECS_TASK_MODEL))
+        self._pages.enter_context(one_megabyte_pages())
         self._server.start_listening()
         self.agent.start()
         self._started = True
@@ -102,6 +106,7 @@ class Emulator:
         self._started = False
         self.agent.close()
         self._server.close()
+        self._pages.close()
         if self._previous_transition is not None:
             state_manager.set_transition(_ECS_TASK_MODEL, self._previous_transition)
         with Emulator._active_lock:
