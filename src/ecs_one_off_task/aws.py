@@ -11,7 +11,6 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 import aioboto3
-import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -85,7 +84,7 @@ class Aws:
         region = session.region_name
         if not region:
             raise UsageError("no AWS region: pass --region or set AWS_REGION")
-        if not _is_known_region(region):
+        if not await _is_known_region(session, region):
             raise UsageError(f"unknown AWS region {region!r}")
         config = _client_config(settings.call_timeout)
         async with AsyncExitStack() as stack:
@@ -218,13 +217,15 @@ class Aws:
         )
 
 
-def _is_known_region(region: str) -> bool:
-    """Whether ECS exists in `region` in any partition, by the SDK's own endpoint data."""
-    endpoints = botocore.session.get_session()
-    return any(
-        region in endpoints.get_available_regions("ecs", partition_name=partition)
-        for partition in endpoints.get_available_partitions()
-    )
+async def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 - aioboto3 session
+    """Whether ECS exists in `region` in any partition, by the SDK's own endpoint data.
+
+    Asked of the run's own session, so the endpoint data is loaded once, for the clients too.
+    """
+    for partition in session.get_available_partitions():
+        if region in await session.get_available_regions("ecs", partition_name=partition):
+            return True
+    return False
 
 
 def _code(error: BaseException) -> str | None:
