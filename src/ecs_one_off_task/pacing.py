@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 # After this long with no new line, the follower starts to poll less often...
 IDLE_AFTER = 30.0
 # ...doubling its wait every IDLE_DOUBLING seconds up to IDLE_CEILING: a silent task costs at
-# most 20 GetLogEvents calls a minute once idle, since the quota is shared by the whole account.
+# most about 17 GetLogEvents calls a minute once idle (a margin under 20): the quota is shared
+# by the whole account.
 IDLE_DOUBLING = 10.0
-IDLE_CEILING = 3.0
+IDLE_CEILING = 3.5
 
 
 def idle_interval(log_interval: float, idle_for: float) -> float:

@@ -118,7 +118,7 @@ class TestPacing:
         assert starts == [0.0, 0.0, 1.0, 2.0, 3.0, 3.5]
 
     async def test_slows_down_when_idle_and_speeds_up_on_new_lines(self) -> None:
-        """After 30 s without a line calls thin out to one per 3 s; a new line restores 1 s."""
+        """After 30 s without a line calls thin out to one per 3.5 s; a new line restores 1 s."""
         clock = VirtualClock()
         stream = FakeStream(clock, [(1100.0, "late line")])
         follower, printed = make(stream, log_interval=1.0)
@@ -128,7 +128,7 @@ class TestPacing:
         before = [g for (at, _), g in zip(stream.calls, gaps, strict=False) if 1060 < at < 1095]
         after = [g for (at, _), g in zip(stream.calls, gaps, strict=False) if 1102.5 < at < 1108]
         assert before
-        assert all(g == pytest.approx(3.0) for g in before)
+        assert all(g == pytest.approx(3.5) for g in before)
         assert after
         assert all(g == pytest.approx(1.0) for g in after)
 

@@ -9,10 +9,10 @@ from ecs_one_off_task.pacing import CallSpacing, idle_interval
 
 @pytest.mark.parametrize(
     ("idle_for", "expected"),
-    [(0.0, 1.0), (30.0, 1.0), (40.0, 2.0), (45.0, 2.8284), (50.0, 3.0), (600.0, 3.0)],
+    [(0.0, 1.0), (30.0, 1.0), (40.0, 2.0), (45.0, 2.8284), (50.0, 3.5), (600.0, 3.5)],
 )
-def test_idle_interval_grows_to_three_seconds(idle_for: float, expected: float) -> None:
-    """Caught up, the follower polls every --log-interval for 30 s, then slows to 3 s."""
+def test_idle_interval_grows_to_three_and_a_half_seconds(idle_for: float, expected: float) -> None:
+    """Caught up, the follower polls every --log-interval for 30 s, then slows to 3.5 s."""
     assert idle_interval(1.0, idle_for) == pytest.approx(expected, abs=1e-4)
 
 
