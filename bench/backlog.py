@@ -12,8 +12,11 @@ tool, would be measured. For the streams it fills, the bench installs an equival
 index instead: the events were put in non-decreasing timestamp order (checked), and Python's sort
 is stable, so the sorted list moto would build is the stored list itself. Tokens, page size
 (`limit`, default 10,000), the same-token-at-the-end rule and the answers past either end are
-moto's, line for line; a call with startTime or endTime falls back to moto's own method.
-`check_equivalence` compares both methods on a stream before any figure is taken.
+moto's, line for line; a call with startTime or endTime falls back to the stream class's own
+method. The emulator caps every page at 1 MB as CloudWatch does (tests/emulator/pages.py): the
+bench's method goes through that same cap, so an 80-byte line's pages hold 9,892 events.
+`check_equivalence` compares the bench's method with the emulator's, answer for answer, before
+any figure is taken.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import LogStream, logs_backends
-
 from tests.emulator import Emulator
+from tests.emulator.pages import capped
 
 LINE_BYTES = 80
 """Bytes of each backlog message (the line on stdout is one more: the newline)."""
@@ -79,7 +83,9 @@ def build_backlog(emu: Emulator, count: int) -> Backlog:
     crc = 0
     for start in range(0, count, _PUT_BATCH):
         numbers = range(start + 1, min(start + _PUT_BATCH, count) + 1)
-        batch = [{"timestamp": first_ms + n, "message": message(n)} for n in numbers]
+        batch: list[dict[str, Any]] = [
+            {"timestamp": first_ms + n, "message": message(n)} for n in numbers
+        ]
         _, rejected = backend.put_log_events(_BACKLOG_GROUP, stream_name, batch)
         if rejected:
             raise RuntimeError(f"moto rejected backlog events: {rejected}")
@@ -92,23 +98,37 @@ def build_backlog(emu: Emulator, count: int) -> Backlog:
     return Backlog(events=events, stdout_crc32=crc, last_message=events[-1].message)
 
 
+@dataclass(frozen=True)
+class Served:
+    """A snapshot of `ServedCalls`."""
+
+    first_at: float | None
+    calls: int
+    events: int
+
+
 @dataclass
 class ServedCalls:
     """When the fast GetLogEvents of one stream answered, for the throughput window."""
 
     _lock: threading.Lock = field(default_factory=threading.Lock)
     first_at: float | None = None
-    """time.monotonic() when the first call since the last `reset` reached the stream."""
+    """time.monotonic() when the first call since the last `reset` that returned events came."""
     calls: int = 0
     events: int = 0
 
     def note(self, at: float, events: int) -> None:
         """Record one answered call."""
         with self._lock:
-            if self.first_at is None:
+            if self.first_at is None and events:
                 self.first_at = at
             self.calls += 1
             self.events += events
+
+    def snapshot(self) -> Served:
+        """What was served so far, frozen."""
+        with self._lock:
+            return Served(first_at=self.first_at, calls=self.calls, events=self.events)
 
     def reset(self) -> None:
         """Forget the calls so far (before another reader pages the same stream)."""
@@ -118,36 +138,32 @@ class ServedCalls:
             self.events = 0
 
 
-def _fast_get_log_events(
+def _sort_free(  # noqa: PLR0917 - moto's signature
     stream: Any,  # noqa: ANN401 - moto's LogStream
-    served: ServedCalls,
-    original: Callable[..., tuple[list[dict[str, Any]], str | None, str | None]],
-) -> Callable[..., tuple[list[dict[str, Any]], str | None, str | None]]:
-    """Return moto's LogStream.get_log_events for `stream`, minus the sort (see the module)."""
-
-    def get_log_events(  # noqa: PLR0913, PLR0917 - moto's signature
-        start_time: str,
-        end_time: str,
-        limit: int,
-        next_token: str | None,
-        start_from_head: str,
-    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
-        arrived = time.monotonic()
-        if start_time or end_time:
-            return original(start_time, end_time, limit, next_token, start_from_head)
-        answer = _page(stream.events, limit, next_token, start_from_head)
-        served.note(arrived, len(answer[0]))
+    start_time: str,
+    end_time: str,
+    limit: int | None,
+    next_token: str | None,
+    start_from_head: str,
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """What moto's LogStream.get_log_events answers, without its sort (events are in order)."""
+    if start_time or end_time:
+        live: Any = type(stream).get_log_events
+        answer: tuple[list[dict[str, Any]], str | None, str | None] = live(
+            stream, start_time, end_time, limit, next_token, start_from_head
+        )
         return answer
+    return _page(stream.events, limit, next_token, start_from_head)
 
-    return get_log_events
+
+_fast: Callable[..., tuple[list[dict[str, Any]], str | None, str | None]] = capped(_sort_free)
+"""The sort-free method behind the emulator's own 1 MB page cap, as every other stream has."""
 
 
-def _page(
+def _page(  # noqa: C901, PLR0912 - moto's code, line for line
     events: list[Any], limit: int | None, next_token: str | None, start_from_head: str
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
-    """moto 5.2.5's LogStream.get_log_events index arithmetic over already-sorted `events`."""
-    from moto.logs.exceptions import InvalidParameterException  # noqa: PLC0415
-
+    """The arithmetic of moto 5.2.5's LogStream.get_log_events, over events already in order."""
     if limit is None:
         limit = 10000
     direction: str | None = None
@@ -196,34 +212,49 @@ def fill_stream(emu: Emulator, group: str, stream_name: str, backlog: Backlog) -
     backend.ensure_log_stream(group, stream_name)
     stream = backend.groups[group].streams[stream_name]
     served = ServedCalls()
-    original = stream.get_log_events
+
+    def get_log_events(
+        *arguments: Any,  # noqa: ANN401 - moto's parameters, passed through
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        arrived = time.monotonic()
+        answer = _fast(stream, *arguments)
+        served.note(arrived, len(answer[0]))
+        return answer
+
     events = list(backlog.events)
     stream.stored_bytes = LINE_BYTES * len(events)
     stream.first_event_timestamp = events[0].timestamp
     stream.last_event_timestamp = events[-1].timestamp
     # Replace the method before the events: a call in between sees an empty stream, never a
     # full stream being sorted on every page.
-    vars(stream)["get_log_events"] = _fast_get_log_events(stream, served, original)
+    vars(stream)["get_log_events"] = get_log_events
     stream.events = events
     return served
 
 
 def check_equivalence(backlog: Backlog, *, size: int = 25_000) -> None:
-    """Raise AssertionError unless the fast method answers exactly as moto's own.
+    """Raise AssertionError unless the fast method answers exactly as the emulator's own.
 
-    Compared on a detached LogStream holding the first `size` backlog events, for the tokens a
-    forward reader uses (none, each page's, the end's), backward tokens, odd limits and a
-    token past the end.
+    The reference is `LogStream.get_log_events` as the running emulator has it (moto's, behind
+    the 1 MB cap), on a detached LogStream holding the first `size` backlog events, for the
+    tokens a forward reader uses (none, each page's, the end's), backward tokens, odd limits and
+    a token past the end. Call it while the Emulator runs.
     """
     events = list(backlog.events[:size])
     group = type("Group", (), {"account_id": "0", "region": "us-east-1", "name": "g"})()
     stream = LogStream(log_group=group, name="equivalence")
     stream.events = events
-    tokens: list[str | None] = [None, "f/" + "0" * 56, f"f/{size - 1:056d}", f"f/{size + 5:056d}"]
-    tokens += [f"f/{n:056d}" for n in (9_999, 10_000, 19_999, size - 2)]
-    tokens += [f"b/{n:056d}" for n in (0, 1, 9_999, size - 1)]
+    reference: Any = LogStream.get_log_events
+    per_page = capped(_sort_free)(stream, None, None, None, None, "true")[0]
+    tokens: list[str | None] = [None, f"f/{size + 5:056d}", f"f/{-1:056d}"]
+    for n in (0, 1, len(per_page) - 1, len(per_page), 2 * len(per_page) - 1, 10_000, size - 2):
+        tokens += [f"f/{n:056d}", f"b/{n:056d}"]
+    tokens.append(f"f/{size - 1:056d}")
     for token, limit, head in itertools.product(tokens, (None, 1, 7, 10_000), ("true", "")):
-        expected = LogStream.get_log_events(stream, None, None, limit, token, head)
-        actual = _page(events, limit, token, head)
+        expected = reference(stream, None, None, limit, token, head)
+        actual = _fast(stream, None, None, limit, token, head)
         if expected != actual:
-            raise AssertionError(f"fast GetLogEvents differs for token={token} limit={limit}")
+            raise AssertionError(
+                f"the bench's GetLogEvents differs from the emulator's for token={token}"
+                f" limit={limit} startFromHead={head!r}"
+            )

@@ -3,9 +3,12 @@
 This is how CI sees the tool: stdout is a pipe, and a line exists for the reader when a read
 returns it. The reader thread blocks in `os.read` and stamps everything one read returns with
 the same `time.monotonic()` (the agent's clock: same process, same clock), so a line's arrival
-time is when the harness could first see it. A second thread reaps the child with `os.wait4`,
-which gives that child's own resource usage (peak RSS, user and system CPU) and the moment it
-exited; `RUSAGE_CHILDREN` would mix every child reaped so far.
+time is when the harness could first see it.
+
+The command is started through `bench/spawn.py`, which forks it from a small process, reaps it
+with `os.wait4` and reports that process's own resource usage (peak RSS, user and system CPU) and
+the moment it exited: started straight from the bench process, the tool would be charged the
+bench's own RSS (see spawn.py), and `RUSAGE_CHILDREN` would mix every child reaped so far.
 """
 
 from __future__ import annotations
@@ -125,7 +128,6 @@ class ChildRun:
         self._reading = _Reading(keep_lines=keep_lines)
         self._stderr = bytearray()
         self._report = bytearray()
-        self._started = threading.Event()
         self._child_pid: int | None = None
         report_read, report_write = os.pipe()
         try:
@@ -149,12 +151,6 @@ class ChildRun:
         ]
         for thread in self._threads:
             thread.start()
-
-    @property
-    def spawned_at(self) -> float:
-        """time.monotonic() when the command's process was forked (waits for it)."""
-        self._started.wait()
-        return float(self._report_lines()[0]["spawned_at"])
 
     def _report_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in bytes(self._report).splitlines()]
@@ -185,14 +181,17 @@ class ChildRun:
                 self._report += chunk
                 if b"\n" in self._report and self._child_pid is None:
                     self._child_pid = int(self._report_lines()[0]["pid"])
-                    self._started.set()
         finally:
             os.close(descriptor)
-            self._started.set()
 
     def kill(self) -> None:
-        """SIGKILL the command (only it, by its pid) if it still runs."""
-        if self._child_pid is not None and self._report.count(b"\n") < 2:
+        """SIGKILL the command (only it, by its pid) if it still runs.
+
+        Before the spawner has said which pid the command has, kill the spawner instead.
+        """
+        if self._child_pid is None:
+            self._process.kill()
+        elif self._report.count(b"\n") < 2:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._child_pid, signal.SIGKILL)
 

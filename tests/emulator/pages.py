@@ -19,7 +19,9 @@ EVENT_OVERHEAD = 26
 _Method = Callable[..., tuple[list[dict[str, Any]], str | None, str | None]]
 
 
-def _capped(original: _Method) -> _Method:
+def capped(original: _Method) -> _Method:
+    """Wrap a LogStream.get_log_events so that a forward page stops at 1 MB."""
+
     def get_log_events(
         self: LogStream, *args: Any, **kwargs: Any
     ) -> tuple[list[dict[str, Any]], str | None, str | None]:
@@ -42,7 +44,7 @@ def _capped(original: _Method) -> _Method:
 def one_megabyte_pages() -> Iterator[None]:
     """Cap every stream's GetLogEvents pages at 1 MB while the context is open."""
     original = LogStream.get_log_events
-    LogStream.get_log_events = _capped(original)  # type: ignore[method-assign]
+    LogStream.get_log_events = capped(original)  # type: ignore[method-assign]
     try:
         yield
     finally:
