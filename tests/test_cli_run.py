@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import os
 import signal
+import threading
 from collections.abc import Callable
 
 from tests.conftest import CliRun, migration_args
-from tests.emulator import Emulator, LogLine, Timeline, lines_every
+from tests.emulator import Emulator, Fault, LogLine, Timeline, lines_every
 
 Cli = Callable[..., CliRun]
 
@@ -115,16 +116,25 @@ class TestExitCodes:
         assert "stopCode: TaskFailedToStart" in message
         assert "CannotPullContainerError" in message
         assert run.stdout == b""
+        assert emu.calls_to("StopTask") == []
+        assert "lost track of the task" not in [e["event"] for e in run.events]
+
+
+def ecs_calls_after_run_task(emu: Emulator) -> list[str]:
+    """The ECS operations the tool made once the task was started, in order."""
+    operations = emu.operations("ecs")
+    return operations[operations.index("RunTask") + 1 :]
 
 
 class TestStopping:
-    def test_sigint_stops_the_task_and_exits_130(
+    def test_sigint_stops_the_task_drains_and_exits_130(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """Ctrl-C after the first line sends StopTask naming the tool, drains, and exits 130."""
+        """Ctrl-C after the first line sends StopTask naming the tool, waits for STOPPED, prints
+        every line the container wrote until it stopped, and exits 130."""
         emu.script(
             task_name,
-            Timeline(lines=lines_every(100, 0.1), runs_for=math.inf, stopping=0.1),
+            Timeline(lines=lines_every(100, 0.1), runs_for=math.inf, stopping=0.3),
         )
         sent: list[bool] = []
 
@@ -137,21 +147,31 @@ class TestStopping:
         assert run.exit_code == 130
         stops = emu.calls_to("StopTask")
         assert len(stops) == 1
-        assert "ecs-one-off-task" in stops[0].params["reason"]
-        record = emu.wait_until_status(emu.task_records()[-1].task_arn, "STOPPED")
-        assert (record.stop_code, record.exit_code) == ("UserInitiated", 143)
-        assert run.lines == [f"line {i}" for i in range(1, len(run.lines) + 1)]
-        assert len(run.lines) < 100
+        assert stops[0].params["reason"] == "ecs-one-off-task: interrupted by a signal"
+        record = emu.task_records()[-1]
+        assert (record.status, record.stop_code, record.exit_code) == (
+            "STOPPED",
+            "UserInitiated",
+            143,
+        )
+        assert run.event("task stopped: reading the last lines")["exit_code"] == 143
+        assert 1 <= len(record.messages) < 100
+        assert run.lines == list(record.messages)
 
     def test_giving_up_stops_the_task_and_exits_124(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """After --max-attempts polls without STOPPED the task is stopped and the exit is 124."""
-        emu.script(task_name, Timeline(lines=(LogLine(0.0, "working"),), runs_for=math.inf))
+        """After --max-attempts polls without STOPPED the task is stopped, watched until STOPPED,
+        and the exit is 124."""
+        emu.script(
+            task_name, Timeline(lines=(LogLine(0.0, "working"),), runs_for=math.inf, stopping=0.2)
+        )
         run = cli(*migration_args(task_name, "--max-attempts", "3", "--command", "x"))
         assert run.exit_code == 124
-        assert len(emu.calls_to("DescribeTasks")) == 3
-        assert len(emu.calls_to("StopTask")) == 1
+        after = ecs_calls_after_run_task(emu)
+        assert after[:4] == ["DescribeTasks"] * 3 + ["StopTask"]
+        assert set(after[4:]) == {"DescribeTasks"}
+        assert emu.task_records()[-1].status == "STOPPED"
         assert run.lines == ["working"]
 
     def test_timeout_stops_the_task_and_exits_124(
@@ -162,4 +182,25 @@ class TestStopping:
         run = cli(*migration_args(task_name, "--timeout", "0.5", "--command", "x"))
         assert run.exit_code == 124
         assert len(emu.calls_to("StopTask")) == 1
-        assert run.event("giving up waiting: stopping the task")["reason"] == "timeout reached"
+        assert run.event("stopping the task")["reason"] == "timeout reached"
+        assert emu.task_records()[-1].status == "STOPPED"
+
+    def test_two_signals_during_run_task_still_stop_the_task(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """Two Ctrl-Cs while RunTask is in flight quit at once, but StopTask is still sent for
+        the task RunTask started: no migration is left running unseen."""
+        emu.script(task_name, Timeline(runs_for=math.inf))
+        emu.inject(Fault(operation="RunTask", kind="slow", delay=1.0))
+
+        def interrupt_twice_once_run_task_is_sent() -> None:
+            emu.wait_for_calls("RunTask")
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_twice_once_run_task_is_sent, daemon=True).start()
+        run = cli(*migration_args(task_name, "--command", "x"))
+        assert run.exit_code == 130
+        assert len(emu.calls_to("StopTask")) == 1
+        record = emu.wait_until_status(emu.task_records()[-1].task_arn, "STOPPED")
+        assert record.stop_code == "UserInitiated"

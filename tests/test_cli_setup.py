@@ -64,6 +64,29 @@ class TestOneOffRevision:
         assert run_task["startedBy"] == "ecs-one-off-task"
         assert run_task["launchType"] == "EC2"
 
+    def test_an_existing_log_groups_retention_is_kept_unless_asked(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """A log group that exists keeps its 30-day retention; --log-retention-days 14 sets it."""
+        logs = emu.boto3_client("logs")
+        group = f"/ecs/{task_name}"
+        logs.create_log_group(logGroupName=group)
+        logs.put_retention_policy(logGroupName=group, retentionInDays=30)
+
+        def retention() -> int:
+            return int(
+                logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"][0][
+                    "retentionInDays"
+                ]
+            )
+
+        assert cli(*migration_args(task_name, "--command", "x")).exit_code == 0
+        assert retention() == 30
+        assert (
+            cli(*migration_args(task_name, "--log-retention-days", "14", "--", "x")).exit_code == 0
+        )
+        assert retention() == 14
+
     def test_the_reference_is_never_modified(self, emu: Emulator, cli: Cli, task_name: str) -> None:
         """Running a one-off task leaves the reference family's revisions as they were."""
         ecs = emu.boto3_client("ecs")

@@ -28,6 +28,7 @@ from ecs_one_off_task.errors import AccessDenied, AwsError, AwsUnavailable, Task
 from ecs_one_off_task.follower import LogPage
 
 STARTED_BY = "ecs-one-off-task"
+DEFAULT_RETENTION_DAYS = 7
 
 _THROTTLING_CODES = frozenset(
     {
@@ -133,16 +134,26 @@ class Aws:
         registered: dict[str, Any] = response["taskDefinition"]
         return registered
 
-    async def ensure_log_group(self, name: str, *, retention_days: int) -> None:
-        """Create the log group unless it exists, then set its retention."""
+    async def ensure_log_group(self, name: str, *, retention_days: int | None) -> bool:
+        """Create the log group unless it exists; return whether it was created.
+
+        Retention is set on a new group (7 days unless given), and on an existing one only
+        when asked: the group may be the app's own, whose retention is not ours to shorten.
+        """
+        created = True
         try:
             with _translated("logs:CreateLogGroup"):
                 await self._logs.create_log_group(logGroupName=name)
         except AwsError as error:
             if _code(error) != "ResourceAlreadyExistsException":
                 raise
-        with _translated("logs:PutRetentionPolicy"):
-            await self._logs.put_retention_policy(logGroupName=name, retentionInDays=retention_days)
+            created = False
+        if created or retention_days is not None:
+            with _translated("logs:PutRetentionPolicy"):
+                await self._logs.put_retention_policy(
+                    logGroupName=name, retentionInDays=retention_days or DEFAULT_RETENTION_DAYS
+                )
+        return created
 
     async def run_task(
         self, *, placement: Placement, task_definition_arn: str, network: bool

@@ -34,7 +34,8 @@ the command:
 
 exit codes:
   N    the container's own exit code
-  2    bad invocation, or unknown reference task definition, container, cluster or profile
+  2    bad invocation, or unknown reference task definition, container, cluster, profile
+       or region
   124  gave up waiting (--max-attempts or --timeout): the task was stopped
   125  the task could not run, or AWS refused a call
   130  interrupted (SIGINT): the task was stopped
@@ -152,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument(
         "--log-retention-days",
         type=_retention,
-        default=7,
         metavar="DAYS",
-        help="retention of the log group (default: %(default)s)",
+        help="retention of the log group: set on a new group (default: 7), and on an existing "
+        "one only when given",
     )
 
     timing = parser.add_argument_group("waiting")

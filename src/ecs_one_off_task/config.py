@@ -44,7 +44,7 @@ class TaskSpec:
     container: str | None = None
     log_group: str
     log_stream_prefix: str = "ecs"
-    log_retention_days: int = 7
+    log_retention_days: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

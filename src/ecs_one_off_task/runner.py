@@ -18,7 +18,7 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
-from ecs_one_off_task.aws import Aws
+from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
 from ecs_one_off_task.config import RunConfig
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
@@ -39,7 +39,7 @@ from ecs_one_off_task.taskdef import (
     is_same_definition,
     needs_network_configuration,
 )
-from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
+from ecs_one_off_task.watcher import DescribeTask, GaveUp, OnStatus, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
 
@@ -47,6 +47,10 @@ log = structlog.get_logger("ecs_one_off_task")
 STOP_TASK_TIMEOUT = 15.0
 # However quiet the stream, draining never outlasts this (AWS unreachable during the drain).
 DRAIN_LIMIT = 60.0
+# After StopTask: how long to wait for STOPPED (ECS's default stopTimeout is 30 s), and how
+# often to look.
+STOP_WAIT = 45.0
+STOP_POLL_INTERVAL = 2.0
 _SIGNAL_EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 
@@ -164,15 +168,22 @@ class _Run:
         self.wall_clock = wall_clock
         self.sleep = sleep
         self.interrupt = interrupt
+        self.stop_requested = False
+        self.task_stopped = False
 
     async def execute(self) -> RunResult:
         spec, placement = self.config.task, self.config.placement
         with self.interrupt.phase():
             desired = await self._validated_definition()
             task_definition_arn = await self._reuse_or_register(desired)
-            await self.aws.ensure_log_group(spec.log_group, retention_days=spec.log_retention_days)
+            created = await self.aws.ensure_log_group(
+                spec.log_group, retention_days=spec.log_retention_days
+            )
             log.info(
-                "log group ready", log_group=spec.log_group, retention_days=spec.log_retention_days
+                "log group created" if created else "log group exists",
+                log_group=spec.log_group,
+                retention_days=spec.log_retention_days
+                or (DEFAULT_RETENTION_DAYS if created else "unchanged"),
             )
         if self.interrupt.signum is not None:
             return RunResult(
@@ -191,6 +202,13 @@ class _Run:
         log.info("task started", task_arn=task_arn, log_group=spec.log_group, log_stream=stream)
         try:
             return await self._watch_and_follow(task_arn, stream)
+        except TaskNotRun:
+            raise
+        except anyio.get_cancelled_exc_class():
+            # A second signal quits at once, but never with the task left running.
+            if not self.task_stopped:
+                await self._stop(task_arn, "ecs-one-off-task: interrupted by a signal")
+            raise
         except Exception as error:
             cause = _first_error(error)
             log.error(
@@ -288,47 +306,87 @@ class _Run:
             group.start_soon(follow)
             with self.interrupt.phase():
                 outcome = await watcher.run()
-            if isinstance(outcome, Stopped):
-                end = task_end(outcome.task, spec.task_name)
-                stopped_at = to_monotonic(
-                    end.stopped_at, now_monotonic=self.clock(), now_wall=self.wall_clock()
-                )
-                # A container that never started wrote no line: nothing to wait for.
-                grace = timing.drain_grace if end.ran or follower.stream_found else 0.0
-                log.info(
-                    "task stopped: reading the last lines",
-                    exit_code=end.exit_code,
-                    reason=end.describe(),
-                    quiet_for=grace,
-                )
-                follower.task_stopped(at=stopped_at, grace=grace)
-            else:
+            stopped = outcome
+            if not isinstance(outcome, Stopped):
                 why = outcome.why if outcome is not None else "interrupted by a signal"
-                log.warning("giving up waiting: stopping the task", reason=why, task_arn=task_arn)
+                log.warning("stopping the task", reason=why, task_arn=task_arn)
                 await self._stop(task_arn, f"ecs-one-off-task: {why}")
-                follower.task_stopped(at=self.clock(), grace=timing.drain_grace)
+                stopped = await self._await_stop(describe, on_status)
+            self._begin_drain(follower, stopped)
             drain.deadline = anyio.current_time() + timing.drain_grace + DRAIN_LIMIT
-            # A signal while draining ends the drain: the task is stopped already.
-            self.interrupt.track(drain)
+            if self.interrupt.signum is None:
+                # A first signal while draining ends the drain: the task is stopped already.
+                self.interrupt.track(drain)
 
         lines = stats.lines if stats is not None else follower.lines
         if stats is None:
             log.warning("stopped reading the logs before the stream was quiet", log_stream=stream)
-        if self.interrupt.signum is not None:
-            exit_code = self.interrupt.exit_code
-        elif isinstance(outcome, GaveUp):
-            exit_code = EXIT_GAVE_UP
-        else:
-            assert outcome is not None  # noqa: S101 - only a signal leaves it unset
-            end = task_end(outcome.task, spec.task_name)
-            if not end.ran:
-                raise TaskNotRun(f"task {task_arn} stopped without running: {end.describe()}")
-            exit_code = exit_code_of(end)
+        exit_code = self._exit_code(outcome, task_arn)
         log.info("done", exit_code=exit_code, lines=lines, task_arn=task_arn, log_stream=stream)
         return RunResult(exit_code=exit_code, task_arn=task_arn, log_stream=stream, lines=lines)
 
+    def _begin_drain(self, follower: LogFollower, stopped: Stopped | GaveUp | None) -> None:
+        """Tell the follower to finish once the stream is quiet after the stop."""
+        timing = self.config.timing
+        if not isinstance(stopped, Stopped):
+            log.warning("task not STOPPED yet: reading the last lines anyway")
+            follower.task_stopped(at=self.clock(), grace=timing.drain_grace)
+            return
+        self.task_stopped = True
+        end = task_end(stopped.task, self.config.task.task_name)
+        stopped_at = to_monotonic(
+            end.stopped_at, now_monotonic=self.clock(), now_wall=self.wall_clock()
+        )
+        # A container that never started wrote no line: nothing to wait for.
+        grace = timing.drain_grace if end.ran or follower.stream_found else 0.0
+        log.info(
+            "task stopped: reading the last lines",
+            exit_code=end.exit_code,
+            reason=end.describe(),
+            quiet_for=grace,
+        )
+        follower.task_stopped(at=stopped_at, grace=grace)
+
+    def _exit_code(self, outcome: Stopped | GaveUp | None, task_arn: str) -> int:
+        """A signal's code, 124 after giving up, else the container's (125 if it never ran)."""
+        if self.interrupt.signum is not None:
+            return self.interrupt.exit_code
+        if isinstance(outcome, GaveUp):
+            return EXIT_GAVE_UP
+        assert outcome is not None  # noqa: S101 - only a signal leaves it unset
+        end = task_end(outcome.task, self.config.task.task_name)
+        if not end.ran:
+            raise TaskNotRun(f"task {task_arn} stopped without running: {end.describe()}")
+        return exit_code_of(end)
+
+    async def _await_stop(
+        self, describe: DescribeTask, on_status: OnStatus
+    ) -> Stopped | GaveUp | None:
+        """After StopTask, watch until STOPPED: the shutdown's lines are read, the stop confirmed.
+
+        ECS gives the container its stopTimeout (30 s by default) after SIGTERM. A first signal
+        (when the wait follows a timeout) or a second one ends the wait early.
+        """
+        timing = self.config.timing
+        watcher = StatusWatcher(
+            describe=describe,
+            on_status=on_status,
+            poll_interval=min(timing.poll_interval, STOP_POLL_INTERVAL),
+            max_attempts=None,
+            deadline=self.clock() + STOP_WAIT,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        log.info("waiting for the task to stop", at_most_seconds=STOP_WAIT)
+        with self.interrupt.phase() if self.interrupt.signum is None else anyio.CancelScope():
+            return await watcher.run()
+        return None  # the wait was cut short by a signal
+
     async def _stop(self, task_arn: str, reason: str) -> None:
         """StopTask, retried while AWS is unavailable, shielded from cancellation, bounded."""
+        if self.stop_requested:
+            return
+        self.stop_requested = True
         placement = self.config.placement
         by_hand = f"aws ecs stop-task --cluster {placement.cluster} --task {task_arn}"
         with anyio.move_on_after(STOP_TASK_TIMEOUT, shield=True) as scope:

@@ -24,7 +24,7 @@ class TestSeedCommandLines:
         assert config.task.command == ("bundle", "exec", "rake", "db:migrate")
         assert config.task.log_group == "/ecs/myapp-db-migrations"
         assert config.task.log_stream_prefix == "ecs"
-        assert config.task.log_retention_days == 7
+        assert config.task.log_retention_days is None  # 7 on a new group, existing kept
         assert config.placement.cluster == "myEcsCluster"
         assert config.placement.launch_type is LaunchType.EC2
         assert config.timing.poll_interval == 6.0
