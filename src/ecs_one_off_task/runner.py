@@ -19,7 +19,7 @@ import structlog
 from anyio.abc import TaskStatus
 
 from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
-from ecs_one_off_task.config import RunConfig
+from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
     EXIT_SIGINT,
@@ -199,7 +199,13 @@ class _Run:
             )
         task_arn = str(task["taskArn"])
         stream = f"{spec.log_stream_prefix}/{spec.task_name}/{task_arn.rsplit('/', 1)[-1]}"
-        log.info("task started", task_arn=task_arn, log_group=spec.log_group, log_stream=stream)
+        log.info(
+            "task started",
+            task_arn=task_arn,
+            log_group=spec.log_group,
+            log_stream=stream,
+            gives_up_after=_waiting_budget(self.config.timing),
+        )
         try:
             return await self._watch_and_follow(task_arn, stream)
         except TaskNotRun:
@@ -410,6 +416,17 @@ class _Run:
                 return
         if scope.cancelled_caught:
             log.error("StopTask did not get through in time: stop it yourself", command=by_hand)
+
+
+def _waiting_budget(timing: Timing) -> str:
+    """Say when waiting ends, so a long migration's user learns of --timeout before, not after."""
+    limits = []
+    if timing.timeout is not None:
+        limits.append(f"{timing.timeout:g} s")
+    if timing.max_attempts is not None:
+        seconds = timing.max_attempts * timing.poll_interval
+        limits.append(f"{timing.max_attempts} status checks (~{seconds:g} s; see --timeout)")
+    return " or ".join(limits)
 
 
 def _first_error(error: BaseException) -> BaseException:

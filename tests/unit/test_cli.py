@@ -109,3 +109,23 @@ class TestWaitingBudget:
         """--max-attempts given with --timeout keeps both limits."""
         config = parse_args([*BASE, "--timeout", "60", "--max-attempts", "5", "--command", "x"])
         assert (config.timing.timeout, config.timing.max_attempts) == (60.0, 5)
+
+
+class TestWaitingBudgetNotice:
+    @pytest.mark.parametrize(
+        ("extra", "said"),
+        [
+            ([], "100 status checks (~600 s; see --timeout)"),
+            (["--timeout", "3600"], "3600 s"),
+            (
+                ["--timeout", "60", "--max-attempts", "5"],
+                "60 s or 5 status checks (~30 s; see --timeout)",
+            ),
+        ],
+    )
+    def test_the_start_says_when_waiting_ends(self, extra: list[str], said: str) -> None:
+        """The 'task started' event says when the tool will give up, so a long migration's
+        user learns of --timeout before the default 10 minutes run out, not after."""
+        from ecs_one_off_task.runner import _waiting_budget  # noqa: PLC0415
+
+        assert _waiting_budget(parse_args([*BASE, *extra, "--", "x"]).timing) == said
