@@ -52,13 +52,13 @@ _ACCESS_DENIED_CODES = frozenset(
 _EXPIRED_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
 
 
-def _client_config(call_timeout: float) -> Config:
+def _client_config(call_timeout: float, *, attempts: int = 4) -> Config:
     # The SDK's standard retry mode backs off exponentially with jitter (capped at 20 s) on
     # throttling, 5xx, dropped connections and read timeouts. RunTask is safe to retry: the SDK
     # fills its clientToken once per call, so ECS starts one task however many tries it takes.
     # The read timeout keeps a response that never comes from hanging the run.
     return Config(
-        retries={"mode": "standard", "max_attempts": 4},
+        retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=min(call_timeout, 5.0),
         read_timeout=call_timeout,
         user_agent_extra=f"ecs-one-off-task/{__version__}",
@@ -68,10 +68,15 @@ def _client_config(call_timeout: float) -> Config:
 class Aws:
     """ECS and CloudWatch Logs calls the tool makes, with errors mapped to exit codes."""
 
-    def __init__(self, *, ecs: Any, logs: Any, region: str) -> None:  # noqa: ANN401 - aiobotocore clients are untyped
-        """Wrap clients made elsewhere (normally by `connect`)."""
+    def __init__(self, *, ecs: Any, logs: Any, log_reader: Any, region: str) -> None:  # noqa: ANN401 - aiobotocore clients are untyped
+        """Wrap clients made elsewhere (normally by `connect`).
+
+        `log_reader` serves GetLogEvents only, with no SDK retries: the log follower retries
+        itself, so that every try counts against its calls-per-second cap.
+        """
         self._ecs = ecs
         self._logs = logs
+        self._log_reader = log_reader
         self.region = region
 
     @classmethod
@@ -96,9 +101,16 @@ class Aws:
                 logs = await stack.enter_async_context(
                     session.client("logs", endpoint_url=settings.endpoint_url, config=config)
                 )
+                log_reader = await stack.enter_async_context(
+                    session.client(
+                        "logs",
+                        endpoint_url=settings.endpoint_url,
+                        config=_client_config(settings.call_timeout, attempts=1),
+                    )
+                )
             except NoRegionError as error:
                 raise UsageError("no AWS region: pass --region or set AWS_REGION") from error
-            yield cls(ecs=ecs, logs=logs, region=region)
+            yield cls(ecs=ecs, logs=logs, log_reader=log_reader, region=region)
 
     async def describe_task_definition(self, name: str) -> dict[str, Any]:
         """The reference task definition (family, family:revision or ARN)."""
@@ -217,7 +229,7 @@ class Aws:
             arguments["nextToken"] = token
         try:
             with _translated("logs:GetLogEvents"):
-                response = await self._logs.get_log_events(**arguments)
+                response = await self._log_reader.get_log_events(**arguments)
         except AwsError as error:
             if _code(error) == "ResourceNotFoundException":
                 return None

@@ -1,13 +1,15 @@
 """Follow a CloudWatch Logs stream with forward tokens and hand each new page to the output.
 
 The follower never loses or repeats a line: the forward token only moves when a call succeeded,
-and a page is written before its token is kept. It stops only after the task stopped and the
-stream has been quiet for the drain grace, because the awslogs driver can deliver the last lines
-after ECS reports STOPPED.
+and a page is written before its token is kept. It retries failed calls itself, with capped
+exponential backoff and jitter, so that every try counts against its calls-per-second cap.
+It stops only after the task stopped and the stream has been quiet for the drain grace,
+because the awslogs driver can deliver the last lines after ECS reports STOPPED.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,7 +17,7 @@ import anyio
 
 from ecs_one_off_task.errors import AwsUnavailable
 from ecs_one_off_task.output import Outage
-from ecs_one_off_task.pacing import CallSpacing, idle_interval
+from ecs_one_off_task.pacing import CallSpacing, idle_interval, retry_delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class LogFollower:
         rate_limit: float,
         clock: Clock,
         sleep: Sleep,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         """Set up a follower; nothing is read before `run`."""
         self._fetch = fetch
@@ -62,6 +65,7 @@ class LogFollower:
         self._spacing = CallSpacing(rate_limit)
         self._clock = clock
         self._sleep = sleep
+        self._jitter = jitter
         self._active_since = clock()
         self._stop_at: float | None = None
         self._stop_seen_at: float | None = None
@@ -99,7 +103,7 @@ class LogFollower:
                 page = await self._fetch(token)
             except AwsUnavailable as error:
                 self._outage.failed(error)
-                await self._nap_for(self._log_interval)
+                await self._sleep(retry_delay(self._outage.failures, self._jitter()))
                 continue
             self._outage.recovered()
             caught_up = True

@@ -21,6 +21,21 @@ def idle_interval(log_interval: float, idle_for: float) -> float:
     return min(ceiling, log_interval * 2 ** ((idle_for - IDLE_AFTER) / IDLE_DOUBLING))
 
 
+# A failed GetLogEvents is tried again after RETRY_BASE, doubling per failure up to RETRY_CEILING.
+RETRY_BASE = 0.5
+RETRY_CEILING = 8.0
+
+
+def retry_delay(failures: int, jitter: float) -> float:
+    """Wait before retrying after `failures` failures in a row; `jitter` is drawn from [0, 1).
+
+    Capped exponential backoff with "equal jitter": between half and all of the step, so jobs
+    throttled together spread out, yet never retry at once.
+    """
+    step = min(RETRY_CEILING, RETRY_BASE * 2.0 ** (failures - 1))
+    return step / 2 + step / 2 * jitter
+
+
 @dataclass
 class CallSpacing:
     """Keeps calls at least 1/rate seconds apart (rate 0: no limit).

@@ -38,6 +38,7 @@ def make(
         rate_limit=rate_limit,
         clock=stream.clock,
         sleep=stream.clock.sleep,
+        jitter=lambda: 0.0,
     )
     return follower, printed
 
@@ -82,6 +83,18 @@ class TestEveryLineOnce:
         follower, printed = make(stream)
         await run_until(follower, clock, stop_at=clock.now + 0.1, grace=0.0)
         assert printed.pages == [(1000.0, ["a", "b"])]
+
+    async def test_retries_back_off_and_keep_to_the_rate_limit(self) -> None:
+        """Three throttled calls in a row are retried after 0.25, 0.5 and 1 s (backoff with
+        the jitter at its lowest), never closer than the 5 calls/s cap, and no line is lost."""
+        clock = VirtualClock()
+        stream = FakeStream(clock, [(0.0, "a")])
+        stream.failures = [AwsUnavailable("throttled")] * 3
+        follower, printed = make(stream, rate_limit=5.0)
+        await run_until(follower, clock, stop_at=1003.0, grace=0.0)
+        starts = [round(at - 1000.0, 3) for at, _ in stream.calls[:5]]
+        assert starts == [0.0, 0.25, 0.75, 1.75, 1.95]
+        assert printed.lines == ["a"]
 
     async def test_a_failed_call_does_not_move_the_cursor(self) -> None:
         """After a throttled call the same token is asked again: no line lost or repeated."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecs_one_off_task.pacing import CallSpacing, idle_interval
+from ecs_one_off_task.pacing import CallSpacing, idle_interval, retry_delay
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,21 @@ def test_zero_rate_means_no_cap() -> None:
     spacing = CallSpacing(0.0)
     spacing.record(10.0)
     assert spacing.delay(10.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("failures", "jitter", "expected"),
+    [
+        (1, 0.0, 0.25),
+        (1, 0.999, 0.49975),
+        (2, 0.0, 0.5),
+        (3, 0.5, 1.5),
+        (5, 1.0, 8.0),
+        (9, 0.0, 4.0),
+    ],
+)
+def test_retry_delay_backs_off_with_jitter_up_to_a_cap(
+    failures: int, jitter: float, expected: float
+) -> None:
+    """Retries wait half to all of 0.5 s doubling per failure, never more than 8 s."""
+    assert retry_delay(failures, jitter) == pytest.approx(expected)
