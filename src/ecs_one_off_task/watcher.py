@@ -6,8 +6,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from ecs_one_off_task.errors import AwsUnavailable
 from ecs_one_off_task.output import Outage
+
+log = structlog.get_logger("ecs_one_off_task")
+
+# A task still waiting to start after this long gets one notice saying what ECS is waiting for,
+# instead of silence until the waiting budget runs out.
+STUCK_AFTER = 60.0
+_WAITING_FOR = {
+    "PROVISIONING": "capacity: a container instance or Fargate capacity, an ENI for awsvpc",
+    "PENDING": "the image pull, secrets and environment files (execution role permissions)",
+}
 
 # Reads the task; None while ECS does not show it yet.
 DescribeTask = Callable[[], Awaitable[Mapping[str, Any] | None]]
@@ -60,6 +72,8 @@ class StatusWatcher:
     async def run(self) -> Stopped | GaveUp:
         """Watch until STOPPED or until attempts or time run out."""
         last_status: str | None = None
+        since = self._clock()
+        noticed = False
         while True:
             if self._deadline is not None and self._clock() >= self._deadline:
                 return GaveUp(why="timeout reached")
@@ -68,10 +82,18 @@ class StatusWatcher:
             if task is not None:
                 status = str(task.get("lastStatus", "UNKNOWN"))
                 if status != last_status:
-                    last_status = status
+                    last_status, since, noticed = status, started, False
                     self._on_status(status, task)
                 if status == "STOPPED":
                     return Stopped(task=task)
+                if not noticed and status in _WAITING_FOR and started - since >= STUCK_AFTER:
+                    noticed = True
+                    log.warning(
+                        "task still waiting to start",
+                        status=status,
+                        seconds=round(started - since),
+                        ecs_is_waiting_for=_WAITING_FOR[status],
+                    )
             if self._max_attempts is not None and self.attempts >= self._max_attempts:
                 return GaveUp(why=f"task not STOPPED after {self.attempts} status checks")
             await self._sleep_until_next_poll(started)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
+from structlog.testing import capture_logs
 
 from ecs_one_off_task.errors import AwsUnavailable
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
@@ -106,3 +107,17 @@ async def test_unavailable_aws_is_retried_at_the_next_poll() -> None:
     assert isinstance(outcome, Stopped)
     assert seen == ["STOPPED"]
     assert len(task.calls) == 2
+
+
+async def test_a_task_stuck_waiting_to_start_is_explained_once() -> None:
+    """After 60 s in PROVISIONING one notice says what ECS waits for; PENDING gets its own."""
+    with capture_logs() as events:
+        outcome, _, _ = await watch(
+            [(0, "PROVISIONING"), (100, "PENDING"), (250, "RUNNING"), (260, "STOPPED")]
+        )
+    assert isinstance(outcome, Stopped)
+    notices = [
+        (e["status"], e["seconds"]) for e in events if e["event"] == "task still waiting to start"
+    ]
+    assert notices == [("PROVISIONING", 60), ("PENDING", 60)]
+    assert "capacity" in events[0]["ecs_is_waiting_for"]
