@@ -35,15 +35,6 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True, kw_only=True)
-class FollowStats:
-    """What the follower did, for the summary."""
-
-    lines: int
-    calls: int
-    stream_found: bool
-
-
 class LogFollower:
     """Reads pages while the token moves, waits when caught up, drains after the stop."""
 
@@ -73,7 +64,6 @@ class LogFollower:
         self._nap: anyio.CancelScope | None = None
         self._outage = Outage("log stream")
         self.lines = 0
-        self.calls = 0
         self.stream_found = False
 
     def wake(self) -> None:
@@ -93,8 +83,8 @@ class LogFollower:
         self._grace = grace
         self.wake()
 
-    async def run(self) -> FollowStats:
-        """Follow until drained; returns what was read."""
+    async def run(self) -> None:
+        """Follow until drained; `lines` and `stream_found` say what was read."""
         token: str | None = None
         last_new_line: float | None = None
         while True:
@@ -123,9 +113,7 @@ class LogFollower:
                 quiet_from = max(self._stop_at, last_new_line or self._stop_at)
                 deadline = max(quiet_from + self._grace, self._stop_seen_at)
                 if started >= deadline:
-                    return FollowStats(
-                        lines=self.lines, calls=self.calls, stream_found=self.stream_found
-                    )
+                    return
                 await self._nap_for(min(self._log_interval, deadline - self._clock()))
             else:
                 idle_for = self._clock() - self._active_since
@@ -137,7 +125,6 @@ class LogFollower:
             await self._sleep(wait)
         started = self._clock()
         self._spacing.record(started)
-        self.calls += 1
         return started
 
     async def _nap_for(self, seconds: float) -> None:

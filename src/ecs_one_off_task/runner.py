@@ -30,7 +30,7 @@ from ecs_one_off_task.errors import (
     TaskNotRun,
     UsageError,
 )
-from ecs_one_off_task.follower import FollowStats, LogFollower, LogPage, WritePage
+from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.outcome import exit_code_of, task_end, to_monotonic
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.taskdef import (
@@ -299,13 +299,11 @@ class _Run:
             clock=self.clock,
             sleep=self.sleep,
         )
-        stats: FollowStats | None = None
         drain = anyio.CancelScope()
 
         async def follow() -> None:
-            nonlocal stats
             with drain:
-                stats = await follower.run()
+                await follower.run()
 
         outcome: Stopped | GaveUp | None = None
         async with anyio.create_task_group() as group:
@@ -324,8 +322,8 @@ class _Run:
                 # A first signal while draining ends the drain: the task is stopped already.
                 self.interrupt.track(drain)
 
-        lines = stats.lines if stats is not None else follower.lines
-        if stats is None:
+        lines = follower.lines
+        if drain.cancelled_caught:
             log.warning("stopped reading the logs before the stream was quiet", log_stream=stream)
         exit_code = self._exit_code(outcome, task_arn)
         log.info("done", exit_code=exit_code, lines=lines, task_arn=task_arn, log_stream=stream)
