@@ -3,8 +3,10 @@
 from ecs_one_off_task._version import __version__
 from ecs_one_off_task.config import (
     AwsSettings,
+    CapacityProvider,
     LaunchType,
     LogFormat,
+    Overrides,
     Placement,
     RunConfig,
     TaskSpec,
@@ -24,9 +26,11 @@ __all__ = [
     "AwsError",
     "AwsSettings",
     "AwsUnavailable",
+    "CapacityProvider",
     "LaunchType",
     "LogFormat",
     "OneOffTaskError",
+    "Overrides",
     "Placement",
     "RunConfig",
     "TaskNotRun",

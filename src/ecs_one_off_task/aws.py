@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aioboto3
@@ -23,7 +24,7 @@ from botocore.exceptions import (
 )
 
 from ecs_one_off_task._version import __version__
-from ecs_one_off_task.config import AwsSettings, LaunchType, Placement
+from ecs_one_off_task.config import AwsSettings
 from ecs_one_off_task.errors import AccessDenied, AwsError, AwsUnavailable, TaskNotRun, UsageError
 from ecs_one_off_task.follower import LogPage
 
@@ -50,6 +51,14 @@ _ACCESS_DENIED_CODES = frozenset(
     }
 )
 _EXPIRED_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunTaskAnswer:
+    """The tasks RunTask started, and why others were not (its failures[])."""
+
+    tasks: tuple[dict[str, Any], ...]
+    failures: tuple[str, ...]
 
 
 def _client_config(call_timeout: float, *, attempts: int = 4) -> Config:
@@ -131,13 +140,25 @@ class Aws:
         except UsageError:
             return None
 
-    async def require_cluster(self, cluster: str) -> None:
-        """Fail with a usage error when the cluster does not exist or is not active."""
+    async def describe_cluster(self, cluster: str) -> dict[str, Any]:
+        """The cluster (with its capacity providers); a usage error unless it is ACTIVE."""
         with _translated("ecs:DescribeClusters"):
             response = await self._ecs.describe_clusters(clusters=[cluster])
-        active = [c for c in response.get("clusters", ()) if c.get("status") == "ACTIVE"]
-        if not active:
-            raise UsageError(f"ECS cluster {cluster!r} not found (or not ACTIVE)")
+        for found in response.get("clusters", ()):
+            if found.get("status") == "ACTIVE":
+                active: dict[str, Any] = found
+                return active
+        raise UsageError(f"ECS cluster {cluster!r} not found (or not ACTIVE)")
+
+    async def describe_service(self, *, cluster: str, service: str) -> dict[str, Any]:
+        """The service; a usage error naming cluster and service unless it is ACTIVE."""
+        with _translated("ecs:DescribeServices"):
+            response = await self._ecs.describe_services(cluster=cluster, services=[service])
+        for found in response.get("services", ()):
+            if found.get("status") == "ACTIVE":
+                active: dict[str, Any] = found
+                return active
+        raise UsageError(f"service {service!r} not found on cluster {cluster!r} (or not ACTIVE)")
 
     async def register_task_definition(self, definition: Mapping[str, Any]) -> dict[str, Any]:
         """Register a new revision and return it as described."""
@@ -167,36 +188,18 @@ class Aws:
                 )
         return created
 
-    async def run_task(
-        self, *, placement: Placement, task_definition_arn: str, network: bool
-    ) -> dict[str, Any]:
-        """Start one task; RunTask's failures[] become TaskNotRun."""
-        arguments: dict[str, Any] = {
-            "cluster": placement.cluster,
-            "taskDefinition": task_definition_arn,
-            "count": 1,
-            "launchType": placement.launch_type.value,
-            "startedBy": STARTED_BY,
-        }
-        if network:
-            vpc: dict[str, Any] = {"subnets": list(placement.subnets)}
-            if placement.security_groups:
-                vpc["securityGroups"] = list(placement.security_groups)
-            if placement.launch_type is LaunchType.FARGATE:
-                vpc["assignPublicIp"] = "ENABLED" if placement.assign_public_ip else "DISABLED"
-            arguments["networkConfiguration"] = {"awsvpcConfiguration": vpc}
+    async def run_task(self, request: Mapping[str, Any]) -> RunTaskAnswer:
+        """Start the tasks of `request`; TaskNotRun when AWS started none, naming why."""
         with _translated("ecs:RunTask"):
-            response = await self._ecs.run_task(**arguments)
-        failures = response.get("failures") or []
-        tasks = response.get("tasks") or []
-        if failures or not tasks:
-            reasons = "; ".join(
-                f"{f.get('reason', 'unknown')}" + (f" ({f['detail']})" if f.get("detail") else "")
-                for f in failures
-            )
-            raise TaskNotRun(f"RunTask started no task: {reasons or 'no reason given'}")
-        task: dict[str, Any] = tasks[0]
-        return task
+            response = await self._ecs.run_task(**request)
+        failures = tuple(
+            f"{f.get('reason', 'unknown')}" + (f" ({f['detail']})" if f.get("detail") else "")
+            for f in response.get("failures") or ()
+        )
+        tasks = tuple(response.get("tasks") or ())
+        if not tasks:
+            raise TaskNotRun(f"RunTask started no task: {'; '.join(failures) or 'no reason given'}")
+        return RunTaskAnswer(tasks=tasks, failures=failures)
 
     async def describe_task(self, *, cluster: str, task_arn: str) -> dict[str, Any] | None:
         """The task as ECS sees it, or None while it is not visible yet (MISSING)."""
@@ -218,8 +221,13 @@ class Aws:
         with _translated("ecs:StopTask"):
             await self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
 
-    async def get_log_events(self, *, group: str, stream: str, token: str | None) -> LogPage | None:
-        """One forward page of the stream after `token`; None while the stream does not exist."""
+    async def get_log_events(
+        self, *, group: str, stream: str, token: str | None, start_time: int | None = None
+    ) -> LogPage | None:
+        """One forward page of the stream after `token`; None while the stream does not exist.
+
+        `start_time` (ms since the epoch) places the first read; the token then keeps its place.
+        """
         arguments: dict[str, Any] = {
             "logGroupName": group,
             "logStreamName": stream,
@@ -227,6 +235,8 @@ class Aws:
         }
         if token is not None:
             arguments["nextToken"] = token
+        elif start_time is not None:
+            arguments["startTime"] = start_time
         try:
             with _translated("logs:GetLogEvents"):
                 response = await self._log_reader.get_log_events(**arguments)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, NoReturn, TextIO
 
 from ecs_one_off_task._version import __version__
 from ecs_one_off_task.config import (
     AwsSettings,
+    CapacityProvider,
     LaunchType,
     LogFormat,
+    Overrides,
     Placement,
     RunConfig,
     TaskSpec,
@@ -81,6 +83,42 @@ def _retention(text: str) -> int:
     return value
 
 
+def _pair(separator: str, what: str) -> Callable[[str], tuple[str, str]]:
+    """Parse KEY=VALUE (the value may contain the separator too)."""
+
+    def parse(text: str) -> tuple[str, str]:
+        key, found, value = text.partition(separator)
+        if not found or not key.strip():
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return key, value
+
+    return parse
+
+
+def _capacity_provider(text: str) -> CapacityProvider:
+    """NAME[:WEIGHT[:BASE]], WEIGHT 0-1000 (default 1), BASE 0-100000 (default 0)."""
+    name, *numbers = text.split(":")
+    if not name or len(numbers) > 2:
+        raise argparse.ArgumentTypeError(f"expected NAME[:WEIGHT[:BASE]], got {text!r}")
+    try:
+        weight = int(numbers[0]) if numbers else 1
+        base = int(numbers[1]) if len(numbers) > 1 else 0
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"WEIGHT and BASE must be whole numbers, got {text!r}"
+        ) from None
+    if not 0 <= weight <= 1000 or not 0 <= base <= 100_000:
+        raise argparse.ArgumentTypeError(f"WEIGHT must be 0-1000 and BASE 0-100000, got {text!r}")
+    return CapacityProvider(name=name, weight=weight, base=base)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10:
+        raise argparse.ArgumentTypeError(f"must be 1 to 10 (RunTask's limit), got {text}")
+    return value
+
+
 def _ids(values: Sequence[str] | None) -> tuple[str, ...]:
     """Accept ids as separate words, comma-separated, or both."""
     return tuple(part for value in values or () for part in value.split(",") if part)
@@ -102,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     task.add_argument(
         "--from-task",
-        required=True,
         metavar="REFERENCE",
-        help="reference task definition: family, family:revision or ARN",
+        help="reference task definition: family, family:revision or ARN "
+        "(default: the task definition of --from-service)",
     )
     task.add_argument("--cluster", required=True, help="ECS cluster name or ARN")
     task.add_argument("--image", required=True, help="image of the one-off task, e.g. myapp:v2")
@@ -117,13 +155,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference container to inherit from "
         "(default: the only one, else the first essential one)",
     )
+    task.add_argument(
+        "--with-sidecars",
+        action="store_true",
+        help="keep the reference's other containers (log routers, proxies, agents)",
+    )
+    task.add_argument(
+        "--env",
+        action="append",
+        type=_pair("=", "KEY=VALUE"),
+        default=[],
+        metavar="KEY=VALUE",
+        help="add an environment variable, or replace the reference's (repeatable)",
+    )
+    task.add_argument(
+        "--secret",
+        action="append",
+        type=_pair("=", "NAME=VALUE_FROM"),
+        default=[],
+        metavar="NAME=VALUE_FROM",
+        help="add a secret (SSM parameter or Secrets Manager ARN), or replace one (repeatable)",
+    )
+    task.add_argument(
+        "--cpu",
+        type=_positive_int,
+        metavar="UNITS",
+        help="CPU units: of the one-off container on EC2, of the task on Fargate",
+    )
+    task.add_argument(
+        "--memory",
+        type=_positive_int,
+        metavar="MIB",
+        help="memory: of the one-off container on EC2, of the task on Fargate",
+    )
+    task.add_argument("--task-role-arn", metavar="ARN", help="task role (default: the reference's)")
+    task.add_argument(
+        "--execution-role-arn", metavar="ARN", help="execution role (default: the reference's)"
+    )
+    task.add_argument(
+        "--tag",
+        action="append",
+        type=_pair("=", "KEY=VALUE"),
+        default=[],
+        metavar="KEY=VALUE",
+        help="tag the revision and the task (repeatable)",
+    )
 
-    placement = parser.add_argument_group("placement")
+    placement = parser.add_argument_group("where the task runs")
+    placement.add_argument(
+        "--from-service",
+        metavar="SERVICE",
+        help="copy launch type or capacity providers, network and platform version from this "
+        "service of --cluster (and its task definition, without --from-task)",
+    )
     placement.add_argument(
         "--launch-type",
-        default="EC2",
         choices=[t.value for t in LaunchType],
-        help="launch type (default: %(default)s)",
+        help="launch type (default: the service's, else the cluster's default capacity provider "
+        "strategy, else EC2)",
+    )
+    placement.add_argument(
+        "--capacity-provider",
+        action="append",
+        type=_capacity_provider,
+        default=[],
+        metavar="NAME[:WEIGHT[:BASE]]",
+        help="capacity provider strategy item (repeatable; WEIGHT 1, BASE 0 by default)",
+    )
+    placement.add_argument(
+        "--platform-version", metavar="VERSION", help="Fargate platform version (default: LATEST)"
+    )
+    placement.add_argument(
+        "--count", type=_count, default=1, metavar="N", help="start N tasks (1-10; default: 1)"
     )
     placement.add_argument(
         "--subnets",
@@ -141,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     placement.add_argument(
         "--assign-public-ip",
-        action="store_true",
-        help="give a FARGATE task a public IP (default: no)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="give a Fargate task a public IP (default: the service's, else no)",
     )
 
     logs = parser.add_argument_group("logs")
@@ -222,8 +326,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="the tool's own events on stderr: console on a terminal, JSON otherwise "
         "(default: %(default)s)",
     )
+    out.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read only: print the RegisterTaskDefinition and RunTask requests as JSON",
+    )
     out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _check_together(options: argparse.Namespace) -> None:
+    """What argparse cannot check alone: options that need, or exclude, each other."""
+    if options.from_task is None and options.from_service is None:
+        raise UsageError("give the reference: --from-task REFERENCE or --from-service SERVICE")
+    for name in ("task_name", "from_task", "from_service", "cluster", "image"):
+        value = getattr(options, name)
+        if value is not None and not value.strip():
+            raise UsageError(f"--{name.replace('_', '-')} must not be empty")
+    if options.launch_type and options.capacity_provider:
+        raise UsageError("give --launch-type or --capacity-provider, not both")
 
 
 def parse_args(argv: Sequence[str]) -> RunConfig:
@@ -240,17 +361,15 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     command = tuple(options.command or after_dashes or ())
     if not command:
         raise UsageError("no command: pass --command WORD... or -- WORD...")
-    for name in ("task_name", "from_task", "cluster", "image"):
-        if not getattr(options, name).strip():
-            raise UsageError(f"--{name.replace('_', '-')} must not be empty")
+    _check_together(options)
     try:
         entrypoint = tuple(shlex.split(options.entrypoint or ""))
     except ValueError as error:
         raise UsageError(f"--entrypoint cannot be split like a shell would: {error}") from error
 
-    launch_type = LaunchType(options.launch_type)
+    launch_type = LaunchType(options.launch_type) if options.launch_type else None
     subnets = _ids(options.subnets)
-    if launch_type is LaunchType.FARGATE and not subnets:
+    if launch_type is LaunchType.FARGATE and not subnets and not options.from_service:
         raise UsageError("--launch-type FARGATE needs --subnets (and --security-groups)")
     max_attempts = options.max_attempts
     if max_attempts is None and options.timeout is None:
@@ -273,13 +392,27 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             log_group=options.log_group or f"/ecs/{options.task_name}",
             log_stream_prefix=options.log_stream_prefix,
             log_retention_days=options.log_retention_days,
+            overrides=Overrides(
+                environment=tuple(options.env),
+                secrets=tuple(options.secret),
+                cpu=options.cpu,
+                memory=options.memory,
+                task_role_arn=options.task_role_arn,
+                execution_role_arn=options.execution_role_arn,
+            ),
+            with_sidecars=options.with_sidecars,
+            tags=tuple(options.tag),
         ),
         placement=Placement(
             cluster=options.cluster,
             launch_type=launch_type,
+            capacity_providers=tuple(options.capacity_provider),
+            service=options.from_service,
             subnets=subnets,
             security_groups=_ids(options.security_groups),
             assign_public_ip=options.assign_public_ip,
+            platform_version=options.platform_version,
+            count=options.count,
         ),
         timing=Timing(
             poll_interval=options.poll_interval,
@@ -290,6 +423,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             log_rate_limit=options.log_rate_limit,
         ),
         log_format=LogFormat(options.log_format),
+        dry_run=options.dry_run,
     )
 
 

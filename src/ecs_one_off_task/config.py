@@ -33,11 +33,26 @@ class AwsSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Overrides:
+    """What the command line changes in the one-off revision, beyond image and command."""
+
+    environment: tuple[tuple[str, str], ...] = ()
+    """--env KEY=VALUE: added, or replacing the reference's value of KEY."""
+    secrets: tuple[tuple[str, str], ...] = ()
+    """--secret NAME=VALUE_FROM: added, or replacing the reference's secret NAME."""
+    cpu: int | None = None
+    memory: int | None = None
+    task_role_arn: str | None = None
+    execution_role_arn: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TaskSpec:
     """What the one-off task definition is made of."""
 
     task_name: str
-    reference: str
+    reference: str | None
+    """None: the task definition of the service (--from-service) is the reference."""
     image: str
     command: tuple[str, ...]
     entrypoint: tuple[str, ...] = ()
@@ -45,17 +60,33 @@ class TaskSpec:
     log_group: str
     log_stream_prefix: str = "ecs"
     log_retention_days: int | None = None
+    overrides: Overrides = Overrides()
+    with_sidecars: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityProvider:
+    """One item of a capacity provider strategy (--capacity-provider NAME[:WEIGHT[:BASE]])."""
+
+    name: str
+    weight: int = 1
+    base: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class Placement:
-    """Where and how RunTask starts the task."""
+    """Where and how RunTask starts the task; None and () mean "not given on the command line"."""
 
     cluster: str
-    launch_type: LaunchType = LaunchType.EC2
+    launch_type: LaunchType | None = None
+    capacity_providers: tuple[CapacityProvider, ...] = ()
+    service: str | None = None
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
-    assign_public_ip: bool = False
+    assign_public_ip: bool | None = None
+    platform_version: str | None = None
+    count: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,3 +113,4 @@ class RunConfig:
     placement: Placement
     timing: Timing
     log_format: LogFormat = LogFormat.AUTO
+    dry_run: bool = False

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ecs_one_off_task.errors import EXIT_NOT_RUN
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerEnd:
+    """How one other container of the task (a sidecar) ended."""
+
+    name: str
+    exit_code: int | None
+    reason: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,11 +28,17 @@ class TaskEnd:
     stopped_reason: str | None
     container_reason: str | None
     stopped_at: datetime | None
+    sidecars: tuple[ContainerEnd, ...] = ()
 
     @property
     def ran(self) -> bool:
         """Whether the container ran its command to an exit code."""
         return self.exit_code is not None
+
+    @property
+    def failed_sidecars(self) -> tuple[ContainerEnd, ...]:
+        """Sidecars that exited with a non-zero code: reported, never the run's exit code."""
+        return tuple(s for s in self.sidecars if s.exit_code not in (None, 0))
 
     def describe(self) -> str:
         """One line saying why the task stopped, for stderr."""
@@ -36,6 +51,12 @@ class TaskEnd:
             )
             if value
         ]
+        if not self.ran:
+            # A sidecar that exited first (and was essential) is why the task stopped.
+            parts.extend(
+                f"stopped by sidecar {s.name!r} (exit code {s.exit_code})"
+                for s in self.failed_sidecars
+            )
         return "; ".join(parts) or "no reason given by ECS"
 
 
@@ -56,12 +77,26 @@ def task_end(task: Mapping[str, Any], container_name: str) -> TaskEnd:
         stopped_reason=task.get("stoppedReason"),
         container_reason=container.get("reason") if container else None,
         stopped_at=task.get("stoppedAt"),
+        sidecars=tuple(
+            ContainerEnd(
+                name=str(c.get("name")),
+                exit_code=int(c["exitCode"]) if c.get("exitCode") is not None else None,
+                reason=c.get("reason"),
+            )
+            for c in task.get("containers", ())
+            if c.get("name") != container_name
+        ),
     )
 
 
 def exit_code_of(end: TaskEnd) -> int:
     """The process exit code: the container's, or 125 when it never produced one."""
     return end.exit_code if end.exit_code is not None else EXIT_NOT_RUN
+
+
+def run_exit_code(ends: Sequence[TaskEnd]) -> int:
+    """The exit code of a run of several tasks: the first non-zero one in task order, else 0."""
+    return next((code for code in map(exit_code_of, ends) if code != 0), 0)
 
 
 def to_monotonic(instant: datetime | None, *, now_monotonic: float, now_wall: float) -> float:

@@ -11,16 +11,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ecs_one_off_task.config import LaunchType, TaskSpec
+from ecs_one_off_task import fargate
+from ecs_one_off_task.config import LaunchType, Overrides, TaskSpec
 from ecs_one_off_task.errors import UsageError
 
 # The seed's manifest: used when the reference container sets none of them.
 DEFAULT_CPU = 128
 DEFAULT_MEMORY = 400
 DEFAULT_MEMORY_RESERVATION = 300
-# Fargate needs task-level sizes; the smallest size that fits the default container.
-DEFAULT_FARGATE_CPU = "256"
-DEFAULT_FARGATE_MEMORY = "512"
 
 # Copied from the reference container as they are: the app cannot start without them.
 _CARRIED_CONTAINER_FIELDS = (
@@ -89,10 +87,39 @@ def build_task_definition(
     spec: TaskSpec,
     *,
     region: str,
-    launch_type: LaunchType,
+    compatibility: LaunchType,
 ) -> dict[str, Any]:
-    """Return the RegisterTaskDefinition arguments of the one-off revision."""
+    """Return the RegisterTaskDefinition arguments of the one-off revision (tags apart).
+
+    Raises UsageError for a Fargate size AWS would refuse, before anything is registered.
+    """
     source = select_container(reference, spec.container)
+    on_fargate = compatibility is LaunchType.FARGATE
+    container = _one_off_container(source, spec, region=region, on_fargate=on_fargate)
+    containers = _with_sidecars(reference, source, container) if spec.with_sidecars else [container]
+    definition: dict[str, Any] = {"family": spec.task_name, "containerDefinitions": containers}
+    for field in _CARRIED_TASK_FIELDS:
+        if reference.get(field):
+            definition[field] = reference[field]
+    overrides = spec.overrides
+    if overrides.task_role_arn:
+        definition["taskRoleArn"] = overrides.task_role_arn
+    if overrides.execution_role_arn:
+        definition["executionRoleArn"] = overrides.execution_role_arn
+    if spec.with_sidecars and reference.get("volumes"):
+        definition["volumes"] = reference["volumes"]
+    if on_fargate:
+        definition.update(_fargate_fields(reference, overrides, containers))
+    else:
+        definition.update(_ec2_fields(reference, compatibility))
+    return definition
+
+
+def _one_off_container(
+    source: Mapping[str, Any], spec: TaskSpec, *, region: str, on_fargate: bool
+) -> dict[str, Any]:
+    """The new image and command, with what the app needs to start from `source`."""
+    overrides = spec.overrides
     container: dict[str, Any] = {
         "name": spec.task_name,
         "image": spec.image,
@@ -101,10 +128,16 @@ def build_task_definition(
     }
     if spec.entrypoint:
         container["entryPoint"] = list(spec.entrypoint)
-    container.update(_container_size(source))
+    # On Fargate --cpu/--memory size the task; a smaller container limit would undo that.
+    if not on_fargate or (overrides.cpu is None and overrides.memory is None):
+        container.update(_container_size(source, overrides))
     for field in _CARRIED_CONTAINER_FIELDS:
         if source.get(field):
             container[field] = source[field]
+    _override_named(container, "environment", "value", overrides.environment)
+    _override_named(container, "secrets", "valueFrom", overrides.secrets)
+    if spec.with_sidecars and source.get("dependsOn"):
+        container["dependsOn"] = source["dependsOn"]
     container["logConfiguration"] = {
         "logDriver": "awslogs",
         "options": {
@@ -113,22 +146,55 @@ def build_task_definition(
             "awslogs-stream-prefix": spec.log_stream_prefix,
         },
     }
-
-    definition: dict[str, Any] = {"family": spec.task_name, "containerDefinitions": [container]}
-    for field in _CARRIED_TASK_FIELDS:
-        if reference.get(field):
-            definition[field] = reference[field]
-    definition.update(_task_placement_fields(reference, launch_type))
-    return definition
+    return container
 
 
-def _container_size(source: Mapping[str, Any]) -> dict[str, int]:
+def _with_sidecars(
+    reference: Mapping[str, Any], source: Mapping[str, Any], one_off: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The reference's containers with the chosen one replaced by the one-off container.
+
+    Sidecars keep their settings; a `dependsOn` naming the chosen container names the one-off
+    container instead, so start order and health conditions still hold.
+    """
+    renamed = {str(source.get("name")): one_off["name"]}
+    containers: list[dict[str, Any]] = []
+    for original in reference.get("containerDefinitions", ()):
+        if original is source:
+            containers.append(one_off)
+            continue
+        sidecar = dict(original)
+        if sidecar.get("dependsOn"):
+            sidecar["dependsOn"] = [
+                {**item, "containerName": renamed.get(item["containerName"], item["containerName"])}
+                for item in sidecar["dependsOn"]
+            ]
+        containers.append(sidecar)
+    return containers
+
+
+def _override_named(
+    container: dict[str, Any], field: str, value_key: str, items: Sequence[tuple[str, str]]
+) -> None:
+    """Add (name, value) items to a list of {name, value_key}, replacing same-named ones."""
+    if not items:
+        return
+    given = dict(items)
+    kept = [item for item in container.get(field, ()) if item.get("name") not in given]
+    container[field] = kept + [{"name": name, value_key: value} for name, value in given.items()]
+
+
+def _container_size(source: Mapping[str, Any], overrides: Overrides) -> dict[str, int]:
     """Inherit the reference container's sizes; the seed's 128/400/300 where it sets none.
 
-    Memory fields go together: mixing the reference's memory with the default reservation could
-    make the reservation larger than the limit, which ECS refuses.
+    --cpu and --memory replace them. Memory fields go together: mixing the reference's memory
+    with the default reservation could make the reservation larger than the limit, which ECS
+    refuses; --memory therefore drops the reservation.
     """
-    size = {"cpu": source.get("cpu") or DEFAULT_CPU}
+    size = {"cpu": overrides.cpu or source.get("cpu") or DEFAULT_CPU}
+    if overrides.memory is not None:
+        size["memory"] = overrides.memory
+        return size
     memory, reservation = source.get("memory"), source.get("memoryReservation")
     if memory is None and reservation is None:
         size["memory"] = DEFAULT_MEMORY
@@ -141,23 +207,40 @@ def _container_size(source: Mapping[str, Any]) -> dict[str, int]:
     return size
 
 
-def _task_placement_fields(reference: Mapping[str, Any], launch_type: LaunchType) -> dict[str, Any]:
-    """Network mode, compatibilities and task-level sizes that let the task run on `launch_type`."""
+def _fargate_fields(
+    reference: Mapping[str, Any], overrides: Overrides, containers: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """awsvpc, FARGATE and a task size AWS offers, into which the containers fit."""
+    cpu = overrides.cpu or _int(reference.get("cpu")) or fargate.DEFAULT_CPU
+    memory = overrides.memory or _int(reference.get("memory")) or fargate.DEFAULT_MEMORY
+    fargate.check_task_size(cpu, memory)
+    fargate.check_containers_fit(cpu, memory, containers)
+    fields: dict[str, Any] = {
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": str(cpu),
+        "memory": str(memory),
+    }
+    if reference.get("ephemeralStorage"):
+        fields["ephemeralStorage"] = reference["ephemeralStorage"]
+    return fields
+
+
+def _ec2_fields(reference: Mapping[str, Any], compatibility: LaunchType) -> dict[str, Any]:
+    """The reference's network mode and task-level sizes, on EC2 (or EXTERNAL)."""
     fields: dict[str, Any] = {}
-    if launch_type is LaunchType.FARGATE:
-        fields["networkMode"] = "awsvpc"
-        fields["requiresCompatibilities"] = ["FARGATE"]
-        fields["cpu"] = str(reference.get("cpu") or DEFAULT_FARGATE_CPU)
-        fields["memory"] = str(reference.get("memory") or DEFAULT_FARGATE_MEMORY)
-        return fields
     if reference.get("networkMode"):
         fields["networkMode"] = reference["networkMode"]
     if reference.get("requiresCompatibilities"):
-        fields["requiresCompatibilities"] = [launch_type.value]
+        fields["requiresCompatibilities"] = [compatibility.value]
     for field in ("cpu", "memory"):
         if reference.get(field):
             fields[field] = str(reference[field])
     return fields
+
+
+def _int(value: Any) -> int | None:  # noqa: ANN401 - AWS gives sizes as strings
+    return int(value) if value not in (None, "") else None
 
 
 def needs_network_configuration(definition: Mapping[str, Any]) -> bool:
@@ -177,14 +260,29 @@ def is_same_definition(desired: Mapping[str, Any], existing: Mapping[str, Any]) 
     return same
 
 
-def environment_values(reference: Mapping[str, Any]) -> frozenset[str]:
-    """Values of the inline environment of every reference container: never to be printed."""
+def environment_values(definition: Mapping[str, Any]) -> frozenset[str]:
+    """Values of the inline environment of every container: never to be printed."""
     return frozenset(
         str(item["value"])
-        for container in reference.get("containerDefinitions", ())
+        for container in definition.get("containerDefinitions", ())
         for item in container.get("environment", ())
         if item.get("value")
     )
+
+
+def redacted(definition: Mapping[str, Any], mask: str) -> dict[str, Any]:
+    """A copy of a task definition with every inline environment value replaced by `mask`."""
+    copy = dict(definition)
+    copy["containerDefinitions"] = [
+        {
+            **container,
+            "environment": [{**item, "value": mask} for item in container["environment"]],
+        }
+        if container.get("environment")
+        else dict(container)
+        for container in definition.get("containerDefinitions", ())
+    ]
+    return copy
 
 
 def _normalized(value: Any, key: str = "") -> Any:  # noqa: ANN401 - JSON-shaped data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecs_one_off_task.cli import parse_args
-from ecs_one_off_task.config import LaunchType, LogFormat
+from ecs_one_off_task.config import LogFormat
 from ecs_one_off_task.errors import UsageError
 
 BASE = ["--task-name", "mig", "--from-task", "myapp", "--cluster", "c", "--image", "myapp:v2"]
@@ -26,7 +26,7 @@ class TestSeedCommandLines:
         assert config.task.log_stream_prefix == "ecs"
         assert config.task.log_retention_days is None  # 7 on a new group, existing kept
         assert config.placement.cluster == "myEcsCluster"
-        assert config.placement.launch_type is LaunchType.EC2
+        assert config.placement.launch_type is None  # not given: EC2 unless service/cluster say
         assert config.timing.poll_interval == 6.0
         assert config.timing.max_attempts == 100
         assert config.timing.log_interval == 1.0

@@ -60,7 +60,7 @@ def build(
     **changes: Any,
 ) -> dict[str, Any]:
     spec = TaskSpec(**{**SPEC.__dict__, **changes})
-    return build_task_definition(reference, spec, region="us-east-1", launch_type=launch_type)
+    return build_task_definition(reference, spec, region="us-east-1", compatibility=launch_type)
 
 
 class TestBuildTaskDefinition:

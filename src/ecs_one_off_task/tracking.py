@@ -1,0 +1,359 @@
+"""Watch, follow and drain: the one path every followed task takes, started here or attached to.
+
+For each task a StatusWatcher polls DescribeTasks and a LogFollower reads its log stream, all in
+one anyio task group. A task seen STOPPED has its follower drain: read until the stream has been
+quiet for the drain grace counted from stoppedAt. When waiting gives up (attempts, --timeout),
+or on a signal while this command owns the tasks, every task not yet STOPPED gets StopTask from
+a shielded scope, is watched until STOPPED, and is drained too: the shutdown's lines are shown.
+Whatever goes wrong after that point, a task this command owns is never left running unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import structlog
+
+from ecs_one_off_task.aws import Aws
+from ecs_one_off_task.config import Timing
+from ecs_one_off_task.errors import (
+    EXIT_GAVE_UP,
+    AwsError,
+    AwsUnavailable,
+    OneOffTaskError,
+    TaskNotRun,
+)
+from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
+from ecs_one_off_task.interrupt import Interrupt
+from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
+
+log = structlog.get_logger("ecs_one_off_task")
+
+# StopTask must get through even while the run is being cancelled, but not hang the exit.
+STOP_TASK_TIMEOUT = 15.0
+# However quiet the stream, draining never outlasts this (AWS unreachable during the drain).
+DRAIN_LIMIT = 60.0
+# After StopTask: how long to wait for STOPPED (ECS's default stopTimeout is 30 s), and how
+# often to look.
+STOP_WAIT = 45.0
+STOP_POLL_INTERVAL = 2.0
+
+Ending = Stopped | GaveUp | None
+"""How watching one task ended; None when a signal cut it short."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One task to watch and follow, and where its container writes."""
+
+    task_arn: str
+    container: str
+    """The container whose exit code counts (the one-off container, never a sidecar)."""
+    log_group: str
+    log_stream: str
+    label: str = ""
+    """Put before each of its lines on stdout: several tasks share one stdout."""
+    start_time: int | None = None
+    """Read events from this time (ms since the epoch) instead of from the head."""
+
+    @property
+    def task_id(self) -> str:
+        """The last part of the task ARN."""
+        return self.task_arn.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Followed:
+    """What following one task came to."""
+
+    target: Target
+    ending: Ending
+    lines: int
+
+
+class Tracker:
+    """Follows tasks to their end; StopTask for the ones this command owns when it must."""
+
+    def __init__(  # noqa: PLR0913 - every collaborator is injected on purpose
+        self,
+        *,
+        aws: Aws,
+        cluster: str,
+        timing: Timing,
+        write: WritePage,
+        interrupt: Interrupt,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+        owns_tasks: bool = True,
+    ) -> None:
+        """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them)."""
+        self.aws = aws
+        self.cluster = cluster
+        self.timing = timing
+        self.write = write
+        self.interrupt = interrupt
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
+        self.owns_tasks = owns_tasks
+        self._stop_requested: set[str] = set()
+        self._seen_stopped: set[str] = set()
+
+    async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
+        """Watch and follow every target until drained; `deadline` is on `clock`."""
+        try:
+            return await self._follow(targets, deadline)
+        except anyio.get_cancelled_exc_class():
+            # A second signal quits at once, but never with an owned task left running.
+            if self.owns_tasks:
+                await self._stop_each(targets, "ecs-one-off-task: interrupted by a signal")
+            raise
+        except Exception as error:
+            cause = _first_error(error)
+            for target in targets:
+                log.error(
+                    "lost track of the task",
+                    error=str(cause),
+                    task_arn=target.task_arn,
+                    log_group=target.log_group,
+                    log_stream=target.log_stream,
+                )
+            if self.owns_tasks:
+                await self._stop_each(targets, "ecs-one-off-task lost track of the task")
+            if isinstance(cause, OneOffTaskError):
+                raise cause from error
+            raise AwsError(f"lost track of task {targets[0].task_arn}: {cause}") from error
+
+    def exit_code(self, followed: Sequence[Followed]) -> int:
+        """A signal's code, 124 after giving up, else the first failing container's, or 0.
+
+        A task whose container never ran is TaskNotRun (125), saying why.
+        """
+        if self.interrupt.received:
+            return self.interrupt.exit_code
+        if any(isinstance(f.ending, GaveUp) for f in followed):
+            return EXIT_GAVE_UP
+        ends: list[TaskEnd] = []
+        for f in followed:
+            assert isinstance(f.ending, Stopped)  # noqa: S101 - only a signal leaves it unset
+            ends.append(task_end(f.ending.task, f.target.container))
+        failing = next((i for i, end in enumerate(ends) if end.exit_code != 0), None)
+        if failing is not None and not ends[failing].ran:
+            arn = followed[failing].target.task_arn
+            raise TaskNotRun(f"task {arn} stopped without running: {ends[failing].describe()}")
+        return run_exit_code(ends)
+
+    async def stop(self, task_arn: str, reason: str) -> None:
+        """StopTask, retried while AWS is unavailable, shielded from cancellation, bounded."""
+        if task_arn in self._stop_requested:
+            return
+        self._stop_requested.add(task_arn)
+        by_hand = f"aws ecs stop-task --cluster {self.cluster} --task {task_arn}"
+        with anyio.move_on_after(STOP_TASK_TIMEOUT, shield=True) as scope:
+            while True:
+                try:
+                    await self.aws.stop_task(cluster=self.cluster, task_arn=task_arn, reason=reason)
+                except AwsUnavailable as error:
+                    log.warning("StopTask failed: retrying", error=str(error))
+                    await anyio.sleep(1.0)
+                    continue
+                except OneOffTaskError as error:
+                    log.error(
+                        "could not stop the task: stop it yourself",
+                        error=str(error),
+                        command=by_hand,
+                    )
+                    return
+                log.info("StopTask sent", task_arn=task_arn)
+                return
+        if scope.cancelled_caught:
+            log.error("StopTask did not get through in time: stop it yourself", command=by_hand)
+
+    # -- the path ----------------------------------------------------------------------------
+
+    async def _follow(self, targets: Sequence[Target], deadline: float | None) -> list[Followed]:
+        followers = [self._follower(target) for target in targets]
+        endings: list[Ending] = [None] * len(targets)
+        drain = anyio.CancelScope()
+
+        async def follow_all() -> None:
+            with drain:
+                async with anyio.create_task_group() as reading:
+                    for follower in followers:
+                        reading.start_soon(follower.run)
+
+        async def watch(index: int, watching: anyio.abc.TaskGroup) -> None:
+            ending = await self._watcher(targets[index], followers[index], deadline).run()
+            endings[index] = ending
+            if isinstance(ending, Stopped):
+                self._begin_drain(targets[index], followers[index], ending)
+            else:
+                watching.cancel_scope.cancel()  # giving up on one task gives up on all
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(follow_all)
+            with self.interrupt.phase():
+                async with anyio.create_task_group() as watching:
+                    for index in range(len(targets)):
+                        watching.start_soon(watch, index, watching)
+            if self.interrupt.received and not self.owns_tasks:
+                group.cancel_scope.cancel()
+                return [
+                    Followed(target=t, ending=e, lines=f.lines)
+                    for t, e, f in zip(targets, endings, followers, strict=True)
+                ]
+            await self._stop_the_rest(targets, followers, endings)
+            drain.deadline = anyio.current_time() + self.timing.drain_grace + DRAIN_LIMIT
+            if not self.interrupt.received:
+                # A first signal while draining ends the drain: the tasks are stopped already.
+                self.interrupt.track(drain)
+
+        if drain.cancelled_caught:
+            log.warning(
+                "stopped reading the logs before the stream was quiet",
+                log_stream=[t.log_stream for t in targets],
+            )
+        return [
+            Followed(target=t, ending=e, lines=f.lines)
+            for t, e, f in zip(targets, endings, followers, strict=True)
+        ]
+
+    async def _stop_the_rest(
+        self, targets: Sequence[Target], followers: Sequence[LogFollower], endings: list[Ending]
+    ) -> None:
+        """StopTask each task not seen STOPPED, watch it until STOPPED, then let it drain."""
+        left = [i for i, ending in enumerate(endings) if not isinstance(ending, Stopped)]
+        if not left:
+            return
+        gave_up = next((e for e in endings if isinstance(e, GaveUp)), None)
+        why = gave_up.why if gave_up is not None else "interrupted by a signal"
+        for i in left:
+            log.warning("stopping the task", reason=why, task_arn=targets[i].task_arn)
+        async with anyio.create_task_group() as stopping:
+            for i in left:
+                stopping.start_soon(self.stop, targets[i].task_arn, f"ecs-one-off-task: {why}")
+        log.info("waiting for the task to stop", at_most_seconds=STOP_WAIT)
+        after_stop: list[Ending] = [None] * len(targets)
+
+        async def await_stop(i: int) -> None:
+            after_stop[i] = await self._watcher(
+                targets[i],
+                followers[i],
+                self.clock() + STOP_WAIT,
+                poll_interval=min(self.timing.poll_interval, STOP_POLL_INTERVAL),
+            ).run()
+
+        # A first signal (when the wait follows a timeout) or a second one ends the wait early.
+        with self.interrupt.phase() if not self.interrupt.received else anyio.CancelScope():
+            async with anyio.create_task_group() as waiting:
+                for i in left:
+                    waiting.start_soon(await_stop, i)
+        for i in left:
+            stopped = after_stop[i]
+            if isinstance(stopped, Stopped):
+                self._begin_drain(targets[i], followers[i], stopped)
+            else:
+                log.warning("task not STOPPED yet: reading the last lines anyway")
+                followers[i].task_stopped(at=self.clock(), grace=self.timing.drain_grace)
+
+    async def _stop_each(self, targets: Sequence[Target], reason: str) -> None:
+        for target in targets:
+            if target.task_arn not in self._seen_stopped:
+                await self.stop(target.task_arn, reason)
+
+    # -- the parts ---------------------------------------------------------------------------
+
+    def _follower(self, target: Target) -> LogFollower:
+        async def fetch(token: str | None) -> LogPage | None:
+            return await self.aws.get_log_events(
+                group=target.log_group,
+                stream=target.log_stream,
+                token=token,
+                start_time=target.start_time,
+            )
+
+        return LogFollower(
+            fetch=fetch,
+            write=_labelled(self.write, target.label),
+            log_interval=self.timing.log_interval,
+            rate_limit=self.timing.log_rate_limit,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+    def _watcher(
+        self,
+        target: Target,
+        follower: LogFollower,
+        deadline: float | None,
+        *,
+        poll_interval: float | None = None,
+    ) -> StatusWatcher:
+        async def describe() -> Mapping[str, Any] | None:
+            return await self.aws.describe_task(cluster=self.cluster, task_arn=target.task_arn)
+
+        def on_status(status: str, task: Mapping[str, Any]) -> None:
+            log.info(
+                "task status",
+                status=status,
+                desired_status=task.get("desiredStatus"),
+                **({"task": target.task_id} if target.label else {}),
+            )
+            follower.wake()
+
+        after_stop = poll_interval is not None
+        return StatusWatcher(
+            describe=describe,
+            on_status=on_status,
+            poll_interval=poll_interval or self.timing.poll_interval,
+            max_attempts=None if after_stop else self.timing.max_attempts,
+            deadline=deadline,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+    def _begin_drain(self, target: Target, follower: LogFollower, stopped: Stopped) -> None:
+        """Tell the follower to finish once the stream is quiet after the stop."""
+        self._seen_stopped.add(target.task_arn)
+        end = task_end(stopped.task, target.container)
+        stopped_at = to_monotonic(
+            end.stopped_at, now_monotonic=self.clock(), now_wall=self.wall_clock()
+        )
+        # A container that never started wrote no line: nothing to wait for.
+        grace = self.timing.drain_grace if end.ran or follower.stream_found else 0.0
+        for sidecar in end.failed_sidecars:
+            log.warning(
+                "a sidecar container exited with an error",
+                container=sidecar.name,
+                exit_code=sidecar.exit_code,
+                reason=sidecar.reason,
+            )
+        log.info(
+            "task stopped: reading the last lines",
+            exit_code=end.exit_code,
+            reason=end.describe(),
+            quiet_for=grace,
+            **({"task": target.task_id} if target.label else {}),
+        )
+        follower.task_stopped(at=stopped_at, grace=grace)
+
+
+def _labelled(write: WritePage, label: str) -> WritePage:
+    if not label:
+        return write
+
+    def write_labelled(messages: Sequence[str]) -> None:
+        write([label + message for message in messages])
+
+    return write_labelled
+
+
+def _first_error(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
