@@ -162,8 +162,8 @@ def _check_providers(placement: Placement, cluster: Mapping[str, Any]) -> None:
         if provider.name not in known:
             has = ", ".join(known) or "none"
             raise UsageError(
-                f"capacity provider {provider.name!r} is not one of cluster"
-                f" {cluster.get('clusterName')!r}'s (it has: {has})"
+                f"capacity provider {provider.name!r} is not available on cluster"
+                f" {cluster.get('clusterName')!r} (it has: {has})"
             )
 
 

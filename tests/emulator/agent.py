@@ -26,16 +26,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from moto.ecs.exceptions import InvalidParameterException
-from moto.ecs.models import EC2ContainerServiceBackend, Task, ecs_backends
+from moto.ecs.models import Container, EC2ContainerServiceBackend, Task, ecs_backends
 from moto.logs.models import LogsBackend, logs_backends
 
-from . import amendments
+from . import amendments, refusals
 from .timeline import DEFAULT_TIMELINE, LineRecord, StatusChange, TaskRecord, Timeline
 
 _log = logging.getLogger(__name__)
@@ -79,6 +79,20 @@ class _TaskRun:
     stop_requested: bool = False
     stream_ready: bool = False
     last_timestamp: int = 0
+    main: int = 0
+    """Index in task.containers of the container the timeline plays (the others are sidecars)."""
+
+    @property
+    def container(self) -> Any:
+        """The moto Container the timeline plays."""
+        return self.task.containers[self.main]
+
+    def sidecars_exit(self, exit_code: int | None) -> None:
+        """Every other container stops too, with `exit_code` (None: it never ran)."""
+        for index, sidecar in enumerate(self.task.containers):
+            if index != self.main:
+                sidecar.exitCode = exit_code
+                sidecar.last_status = "STOPPED"
 
     @property
     def visible_at(self) -> float:
@@ -92,7 +106,7 @@ class _TaskRun:
 
     def record(self) -> TaskRecord:
         """Return a frozen snapshot of this run."""
-        container = self.task.containers[0]
+        container = self.container
         return TaskRecord(
             task_arn=self.task.task_arn,
             family=self.family,
@@ -125,6 +139,7 @@ class _Hooked:
     run_task: Callable[..., list[Task]]
     describe_tasks: Callable[[str, list[str]], list[Task]]
     stop_task: Callable[[str, str, str], Task]
+    register_task_definition: Callable[..., Any]
 
 
 def _snapshot(task: Task) -> Any:
@@ -138,6 +153,36 @@ def _snapshot(task: Task) -> Any:
     snapshot.task_arn = task.task_arn
     snapshot.containers = [SimpleNamespace(**vars(c)) for c in task.containers]
     return snapshot
+
+
+def _containers(task: Task, definitions: list[Any]) -> list[Any]:
+    """One moto Container per container definition (moto makes one, of the first only)."""
+    # moto's Container reads only `arn` and `container_definitions[0]` of its task definition.
+    make: Any = Container
+    extra = [
+        make(SimpleNamespace(arn=task.task_definition_arn, container_definitions=[definition]))
+        for definition in definitions[1:]
+    ]
+    return [task.containers[0], *extra]
+
+
+def _resource_requirements(task_definition: Any) -> dict[str, Any]:
+    """The resource accounting of moto, for definitions sized at the task level only (Fargate).
+
+    moto needs container-level memory and fails with HTTP 500 without it; ECS places such a
+    task by its task-level size.
+    """
+    if all(
+        c.get("memory") is not None or c.get("memoryReservation") is not None
+        for c in task_definition.container_definitions
+    ):
+        return EC2ContainerServiceBackend._calculate_task_resource_requirements(task_definition)
+    return {
+        "CPU": int(task_definition.cpu or 0),
+        "MEMORY": int(task_definition.memory or 0),
+        "PORTS": [],
+        "PORTS_UDP": [],
+    }
 
 
 def _matches(task: Task, identifier: str) -> bool:
@@ -198,12 +243,15 @@ class FakeEcsAgent:
                 run_task=backend.run_task,
                 describe_tasks=backend.describe_tasks,
                 stop_task=backend.stop_task,
+                register_task_definition=backend.register_task_definition,
             )
             # Instance attributes shadow the class's methods for moto's request handlers.
             hooks = vars(backend)
             hooks["run_task"] = self._run_task
             hooks["describe_tasks"] = self._describe_tasks
             hooks["stop_task"] = self._stop_task
+            hooks["register_task_definition"] = self._register_task_definition
+            hooks["_calculate_task_resource_requirements"] = _resource_requirements
             self._cond.notify_all()
 
     def detach(self) -> None:
@@ -211,7 +259,13 @@ class FakeEcsAgent:
         with self._cond:
             if self._hooked is not None:
                 hooks = vars(self._hooked.backend)
-                for name in ("run_task", "describe_tasks", "stop_task"):
+                for name in (
+                    "run_task",
+                    "describe_tasks",
+                    "stop_task",
+                    "register_task_definition",
+                    "_calculate_task_resource_requirements",
+                ):
                     hooks.pop(name, None)
                 self._hooked = None
 
@@ -319,15 +373,28 @@ class FakeEcsAgent:
         with self._cond:
             hooked = self._require_hooked()
             task_definition = hooked.backend.describe_task_definition(task_definition_str)
+            default_strategy = hooked.backend._get_cluster(
+                cluster_str
+            ).default_capacity_provider_strategy
+            refusals.check_run_task(
+                task_definition=task_definition,
+                launch_type=launch_type,
+                capacity_provider_strategy=capacity_provider_strategy
+                or (None if launch_type else default_strategy),
+                network_configuration=networking_configuration,
+            )
             timeline = self._scripts.get(task_definition.family, self.default_timeline)
             if timeline.run_task_failure is not None:
                 amendments.add_failure(self._failure_arn(cluster_str), timeline.run_task_failure)
                 return []
+            placed = (
+                count if timeline.places_at_most is None else min(count, timeline.places_at_most)
+            )
             try:
                 tasks = hooked.run_task(
                     cluster_str,
                     task_definition_str,
-                    count,
+                    placed,
                     overrides,
                     started_by,
                     tags,
@@ -349,6 +416,35 @@ class FakeEcsAgent:
                 self._adopt(task, task_definition.family, task_definition.container_definitions)
             self._cond.notify_all()
             return [_snapshot(task) for task in tasks]
+
+    def _register_task_definition(
+        self, family: str, container_definitions: list[dict[str, Any]], **kwargs: Any
+    ) -> Any:
+        refusals.check_registration(
+            requires_compatibilities=kwargs.get("requires_compatibilities"),
+            cpu=kwargs.get("cpu"),
+            memory=kwargs.get("memory"),
+            container_definitions=container_definitions,
+        )
+        register = self._require_hooked().register_task_definition
+        return register(family, container_definitions, **kwargs)
+
+    def amend_service(self, params: dict[str, Any]) -> None:
+        """Store what CreateService was asked and moto drops: the capacity provider strategy
+        (launchType is then absent, as on AWS) and enableExecuteCommand."""
+        with self._cond:
+            backend = self._require_hooked().backend
+            cluster = backend._get_cluster(params.get("cluster", "default"))
+            service = backend.services.get(f"{cluster.name}:{params['serviceName']}")
+            if service is None:
+                return
+            if params.get("capacityProviderStrategy"):
+                strategy = [
+                    {"weight": 0, "base": 0, **item} for item in params["capacityProviderStrategy"]
+                ]
+                vars(service)["capacity_provider_strategy"] = strategy
+                service.launch_type = None
+            vars(service)["enable_execute_command"] = bool(params.get("enableExecuteCommand"))
 
     def _describe_tasks(self, cluster_str: str, tasks: list[str]) -> list[Any]:
         with self._cond:
@@ -394,15 +490,25 @@ class FakeEcsAgent:
         """Put a task moto just created into PROVISIONING and schedule its timeline."""
         now = time.monotonic()
         timeline = self._scripts.get(family, self.default_timeline)
-        container = task.containers[0]
-        container.exitCode = None
-        container.last_status = "PENDING"
-        # moto derives both from the task-definition ARN; ECS names the task.
-        container.task_arn = task.task_arn
-        container.container_arn = (
-            f"{task.task_arn.rsplit(':task/', 1)[0]}:container/{task.cluster_name}/{task.id}/"
-            f"{uuid.uuid4()}"
-        )
+        task.containers = _containers(task, container_definitions)
+        for container in task.containers:
+            container.exitCode = None
+            container.last_status = "PENDING"
+            # moto derives both from the task-definition ARN; ECS names the task.
+            container.task_arn = task.task_arn
+            container.container_arn = (
+                f"{task.task_arn.rsplit(':task/', 1)[0]}:container/{task.cluster_name}/"
+                f"{task.id}/{uuid.uuid4()}"
+            )
+        # The container the timeline plays: the one named after the family (as the tool
+        # names its one-off container), else the first.
+        main = next((i for i, d in enumerate(container_definitions) if d.get("name") == family), 0)
+        if timeline.exit_codes:
+            # The n-th task of the family exits with the n-th code: tasks of one RunTask differ.
+            started = sum(1 for r in self._runs.values() if r.family == family)
+            timeline = replace(
+                timeline, exit_code=timeline.exit_codes[started % len(timeline.exit_codes)]
+            )
         task.created_at = self._datetime(now)
         task.stop_code = None
         task.stopped_reason = None
@@ -410,9 +516,10 @@ class FakeEcsAgent:
             task=task,
             family=family,
             timeline=timeline,
-            log=self._log_target(task, container_definitions),
+            log=self._log_target(task, container_definitions[main : main + 1]),
             run_task_wall=now + self._wall_offset,
             run_task_monotonic=now,
+            main=main,
         )
         self._runs[task.task_arn] = run
         self._set_status(run, "PROVISIONING")
@@ -455,7 +562,7 @@ class FakeEcsAgent:
         if run.log is not None and not self._ensure_group(run.log):
             self._fail_to_start(run, LOG_GROUP_MISSING_REASON, due)
             return
-        task, container = run.task, run.task.containers[0]
+        task, container = run.task, run.container
         task.pull_stopped_at = self._datetime(due)
         task.started_at = self._datetime(due)
         container.last_status = "RUNNING"
@@ -469,11 +576,12 @@ class FakeEcsAgent:
             self._schedule(due + timeline.runs_for, functools.partial(self._exit, run))
 
     def _fail_to_start(self, run: _TaskRun, reason: str, due: float) -> None:
-        task, container = run.task, run.task.containers[0]
+        task, container = run.task, run.container
         container.last_status = "STOPPED"
         container.reason = reason
+        run.sidecars_exit(run.timeline.sidecar_exit_code)
         task.desired_status = "STOPPED"
-        task.stop_code = "TaskFailedToStart"
+        task.stop_code = run.timeline.failure_stop_code
         task.stopped_reason = reason
         task.stopping_at = self._datetime(due)
         task.execution_stopped_at = self._datetime(due)
@@ -496,9 +604,10 @@ class FakeEcsAgent:
     def _exit(self, run: _TaskRun, due: float) -> None:
         if run.stopping_started:
             return
-        task, container = run.task, run.task.containers[0]
+        task, container = run.task, run.container
         container.exitCode = run.timeline.exit_code
         container.last_status = "STOPPED"
+        run.sidecars_exit(run.timeline.sidecar_exit_code)
         run.container_exited = True
         task.desired_status = "STOPPED"
         task.stop_code = run.timeline.stop_code
@@ -525,7 +634,8 @@ class FakeEcsAgent:
         self._schedule(now + stopping, functools.partial(self._sigterm_exit, run))
 
     def _sigterm_exit(self, run: _TaskRun, due: float) -> None:
-        container = run.task.containers[0]
+        container = run.container
+        run.sidecars_exit(run.timeline.stop_exit_code if run.container_started else None)
         if run.container_started:
             container.exitCode = run.timeline.stop_exit_code
         container.last_status = "STOPPED"

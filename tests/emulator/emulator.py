@@ -69,7 +69,12 @@ class Emulator:
             account_id=self.account_id, region=region, default_timeline=default_timeline
         )
         self._server = MotoHttpServer(
-            moto_app(calls=self._calls, faults=self._faults, on_reset=self._after_moto_reset),
+            moto_app(
+                calls=self._calls,
+                faults=self._faults,
+                on_reset=self._after_moto_reset,
+                on_created_service=self.agent.amend_service,
+            ),
             host=host,
             port=port,
         )

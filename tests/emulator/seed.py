@@ -61,7 +61,15 @@ class Reference:
     env_file_arn: str
     subnets: tuple[str, ...]
     security_group_id: str
+    spot_cluster: str
+    """A cluster whose default capacity provider strategy is FARGATE_SPOT."""
     planted_value: str = PLANTED_VALUE
+    fargate_service: str = "web"
+    """FARGATE, two subnets, platform 1.4.0, ECS Exec on; task definition myapp-fargate."""
+    spot_service: str = "worker"
+    """Capacity providers FARGATE_SPOT:3 and FARGATE:1:1, one subnet, a public IP."""
+    ec2_service: str = "legacy"
+    """EC2 launch type, bridge network; task definition myapp."""
 
     @property
     def awsvpc_configuration(self) -> dict[str, Any]:
@@ -141,7 +149,17 @@ def seed_reference(
     )
     logs = emu.boto3_client("logs")
 
-    cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+    # FARGATE and FARGATE_SPOT are available, but nothing is the default: tasks go to EC2
+    # unless asked, as the original script did.
+    cluster_arn = ecs.create_cluster(
+        clusterName=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"]
+    )["cluster"]["clusterArn"]
+    spot_cluster = f"{cluster}-spot"
+    ecs.create_cluster(
+        clusterName=spot_cluster,
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],
+        defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+    )
     reservation = ec2.run_instances(
         ImageId=AMI_ID,
         MinCount=container_instances,
@@ -205,6 +223,14 @@ def seed_reference(
     security_group_id = ec2.create_security_group(
         GroupName=f"{family}-tasks", Description=f"{family} one-off tasks", VpcId=vpc_id
     )["GroupId"]
+    subnet_ids = sorted(s["SubnetId"] for s in subnets)
+    _services(
+        ecs,
+        cluster=cluster,
+        family=family,
+        subnets=subnet_ids,
+        security_group_id=security_group_id,
+    )
 
     return Reference(
         cluster=cluster,
@@ -223,6 +249,53 @@ def seed_reference(
         secret_key_base_arn=secret_arn,
         config_bucket=bucket,
         env_file_arn=env_file_arn,
-        subnets=tuple(sorted(s["SubnetId"] for s in subnets)),
+        subnets=tuple(subnet_ids),
         security_group_id=security_group_id,
+        spot_cluster=spot_cluster,
+    )
+
+
+def _services(
+    ecs: Any, *, cluster: str, family: str, subnets: list[str], security_group_id: str
+) -> None:
+    """The app's services, as teams run them: Fargate, capacity providers, plain EC2."""
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="web",
+        taskDefinition=f"{family}-fargate",
+        desiredCount=2,
+        launchType="FARGATE",
+        platformVersion="1.4.0",
+        enableExecuteCommand=True,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": subnets[:2],
+                "securityGroups": [security_group_id],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="worker",
+        taskDefinition=f"{family}-fargate",
+        desiredCount=1,
+        capacityProviderStrategy=[
+            {"capacityProvider": "FARGATE_SPOT", "weight": 3},
+            {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+        ],
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": subnets[:1],
+                "securityGroups": [security_group_id],
+                "assignPublicIp": "ENABLED",
+            }
+        },
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="legacy",
+        taskDefinition=family,
+        desiredCount=1,
+        launchType="EC2",
     )

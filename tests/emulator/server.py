@@ -124,12 +124,15 @@ class EmulatorMiddleware:
         calls: CallLog,
         faults: FaultInjector,
         on_reset: Callable[[], None],
+        on_created_service: Callable[[dict[str, Any]], None],
     ) -> None:
-        """Wrap `app`; `on_reset` runs after moto handled a POST /moto-api/reset."""
+        """Wrap `app`; `on_reset` runs after moto handled a POST /moto-api/reset,
+        `on_created_service` after a CreateService moto answered, with its parameters."""
         self._app = app
         self._calls = calls
         self._faults = faults
         self._on_reset = on_reset
+        self._on_created_service = on_created_service
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request."""
@@ -165,6 +168,10 @@ class EmulatorMiddleware:
         self, environ: WSGIEnvironment, start_response: StartResponse, call: Call
     ) -> Iterable[bytes]:
         """Let moto answer; merge the agent's extra `failures` into RunTask/DescribeTasks."""
+        if call.service == "ecs" and call.operation == "CreateService":
+            answer = self._app(environ, start_response)
+            self._on_created_service(call.params)
+            return answer
         if call.service != "ecs" or call.operation not in _AMENDED_OPERATIONS:
             return self._app(environ, start_response)
         captured: dict[str, Any] = {}
@@ -196,7 +203,11 @@ class EmulatorMiddleware:
 
 
 def moto_app(
-    *, calls: CallLog, faults: FaultInjector, on_reset: Callable[[], None]
+    *,
+    calls: CallLog,
+    faults: FaultInjector,
+    on_reset: Callable[[], None],
+    on_created_service: Callable[[dict[str, Any]], None],
 ) -> EmulatorMiddleware:
     """Return moto's dispatcher application (all services) wrapped in the middleware."""
     return EmulatorMiddleware(
@@ -204,6 +215,7 @@ def moto_app(
         calls=calls,
         faults=faults,
         on_reset=on_reset,
+        on_created_service=on_created_service,
     )
 
 

@@ -73,6 +73,15 @@ class Timeline:
     """DescribeTasks answers failures=[{arn, reason: "MISSING"}] this long after RunTask."""
     stop_exit_code: int = 143
     """The container's exit code when StopTask stops it (SIGTERM), after `stopping`."""
+    sidecar_exit_code: int | None = 0
+    """The exit code of every other container (sidecars) when the task stops on its own or
+    fails to start (None: they never ran)."""
+    exit_codes: tuple[int | None, ...] = ()
+    """When given, the n-th task of the family exits with exit_codes[n] (cycling) instead."""
+    places_at_most: int | None = None
+    """RunTask places at most this many tasks and reports RESOURCE:MEMORY for the rest."""
+    failure_stop_code: str = "TaskFailedToStart"
+    """The task's stopCode when `fails_to_start` (EssentialContainerExited: a sidecar did it)."""
 
     def __post_init__(self) -> None:
         """Reject durations the agent could not schedule, so a typo fails where it is written."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ecs_one_off_task.cli import parse_args
@@ -129,3 +131,58 @@ class TestWaitingBudgetNotice:
         from ecs_one_off_task.runner import _waiting_budget  # noqa: PLC0415
 
         assert _waiting_budget(parse_args([*BASE, *extra, "--", "x"]).timing) == said
+
+
+class TestLaunchOptions:
+    def test_a_service_can_stand_for_the_reference(self) -> None:
+        """--from-service without --from-task is a whole command; the reference is then None."""
+        config = parse_args(
+            ["--task-name", "m", "--from-service", "web", "--cluster", "c", "--image", "i", "--",
+             "x"]
+        )  # fmt: skip
+        assert (config.task.reference, config.placement.service) == (None, "web")
+
+    def test_overrides_tags_and_providers_are_parsed(self) -> None:
+        """Repeatable options keep their order; NAME[:WEIGHT[:BASE]] defaults to 1 and 0."""
+        config = parse_args(
+            [*BASE, "--env", "A=1=2", "--env", "B=", "--secret", "S=arn:x", "--tag", "t=v",
+             "--capacity-provider", "FARGATE_SPOT:3", "--capacity-provider", "FARGATE:1:2",
+             "--cpu", "512", "--memory", "1024", "--count", "3", "--no-assign-public-ip",
+             "--dry-run", "--with-sidecars", "--", "x"]
+        )  # fmt: skip
+        assert config.task.overrides.environment == (("A", "1=2"), ("B", ""))
+        assert config.task.overrides.secrets == (("S", "arn:x"),)
+        assert (config.task.overrides.cpu, config.task.overrides.memory) == (512, 1024)
+        assert config.task.tags == (("t", "v"),)
+        assert [(p.name, p.weight, p.base) for p in config.placement.capacity_providers] == [
+            ("FARGATE_SPOT", 3, 0),
+            ("FARGATE", 1, 2),
+        ]
+        assert (config.placement.count, config.placement.assign_public_ip) == (3, False)
+        assert config.dry_run
+        assert config.task.with_sidecars
+
+    @pytest.mark.parametrize(
+        ("extra", "message"),
+        [
+            (["--count", "11"], "argument --count: must be 1 to 10"),
+            (["--count", "0"], "argument --count: must be 1 to 10"),
+            (["--env", "NOVALUE"], "argument --env: expected KEY=VALUE, got 'NOVALUE'"),
+            (["--secret", "=x"], "argument --secret: expected NAME=VALUE_FROM"),
+            (["--capacity-provider", "A:B"], "WEIGHT and BASE must be whole numbers"),
+            (["--capacity-provider", "A:1:2:3"], "expected NAME[:WEIGHT[:BASE]]"),
+            (["--capacity-provider", "A:1001"], "WEIGHT must be 0-1000"),
+            (["--launch-type", "EC2", "--capacity-provider", "FARGATE"],
+             "give --launch-type or --capacity-provider, not both"),
+            (["--cpu", "0"], "argument --cpu: must be a whole number greater than 0"),
+        ],
+    )  # fmt: skip
+    def test_bad_launch_options_are_named(self, extra: list[str], message: str) -> None:
+        """Each malformed launch option is a usage error naming it."""
+        with pytest.raises(UsageError, match=re.escape(message)):
+            parse_args([*BASE, *extra, "--", "x"])
+
+    def test_neither_reference_nor_service(self) -> None:
+        """Without --from-task and --from-service there is nothing to copy from."""
+        with pytest.raises(UsageError, match="--from-task REFERENCE or --from-service SERVICE"):
+            parse_args(["--task-name", "m", "--cluster", "c", "--image", "i", "--", "x"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ecs_one_off_task.outcome import exit_code_of, task_end, to_monotonic
+from ecs_one_off_task.outcome import exit_code_of, run_exit_code, task_end, to_monotonic
 
 STOPPED_AT = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
@@ -60,3 +60,32 @@ class TestToMonotonic:
     def test_missing_stop_time_is_now(self) -> None:
         """Without stoppedAt the stop counts from when it was seen."""
         assert to_monotonic(None, now_monotonic=100.0, now_wall=0.0) == 100.0
+
+
+class TestSeveralTasksAndSidecars:
+    @pytest.mark.parametrize(
+        ("codes", "expected"),
+        [((0, 0, 0), 0), ((0, 4, 2), 4), ((3, 0, 5), 3), ((0, None, 1), 125)],
+    )
+    def test_first_non_zero_in_task_order(
+        self, codes: tuple[int | None, ...], expected: int
+    ) -> None:
+        """With --count, the run's code is the first non-zero one in task order (125 for a
+        container that never ran), else 0."""
+        ends = [task_end(task({"name": "mig", "exitCode": code}), "mig") for code in codes]
+        assert run_exit_code(ends) == expected
+
+    def test_failed_sidecars_are_listed_and_named_when_they_stopped_the_task(self) -> None:
+        """A sidecar that exited 1 is reported; when our container never ran, the reason
+        names it."""
+        stopped = task(
+            {"name": "router", "exitCode": 1},
+            {"name": "proxy", "exitCode": 0},
+            {"name": "mig"},
+            stopCode="EssentialContainerExited",
+        )
+        end = task_end(stopped, "mig")
+        assert [(s.name, s.exit_code) for s in end.failed_sidecars] == [("router", 1)]
+        assert end.describe() == (
+            "stopCode: EssentialContainerExited; stopped by sidecar 'router' (exit code 1)"
+        )

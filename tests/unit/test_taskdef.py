@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ecs_one_off_task.config import LaunchType, TaskSpec
+from ecs_one_off_task.config import LaunchType, Overrides, TaskSpec
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.taskdef import (
     build_task_definition,
@@ -235,3 +235,88 @@ class TestIsSameDefinition:
 def test_environment_values_are_collected_for_redaction() -> None:
     """Every inline environment value of every reference container is to be redacted."""
     assert environment_values(REFERENCE) == frozenset({"production"})
+
+
+class TestOverrides:
+    def test_env_and_secrets_replace_by_name_and_add(self) -> None:
+        """--env and --secret replace the same-named entries and add the others at the end."""
+        spec_overrides = Overrides(
+            environment=(("RAILS_ENV", "staging"), ("NEW", "1")),
+            secrets=(("DATABASE_URL", "arn:other"),),
+        )
+        [container] = build(overrides=spec_overrides)["containerDefinitions"]
+        assert container["environment"] == [
+            {"name": "RAILS_ENV", "value": "staging"},
+            {"name": "NEW", "value": "1"},
+        ]
+        assert container["secrets"] == [{"name": "DATABASE_URL", "valueFrom": "arn:other"}]
+
+    def test_cpu_and_memory_size_the_container_on_ec2(self) -> None:
+        """On EC2 --cpu/--memory are the one-off container's, and the reservation goes."""
+        [container] = build(overrides=Overrides(cpu=512, memory=2048))["containerDefinitions"]
+        assert (container["cpu"], container["memory"]) == (512, 2048)
+        assert "memoryReservation" not in container
+
+    def test_cpu_and_memory_size_the_task_on_fargate(self) -> None:
+        """On Fargate --cpu/--memory are the task's and the container sets no limits."""
+        definition = build(
+            launch_type=LaunchType.FARGATE, overrides=Overrides(cpu=1024, memory=3072)
+        )
+        assert (definition["cpu"], definition["memory"]) == ("1024", "3072")
+        assert not {"cpu", "memory", "memoryReservation"} & set(
+            definition["containerDefinitions"][0]
+        )
+
+    def test_a_fargate_task_is_never_grown_to_fit(self) -> None:
+        """A container bigger than the default 256/512 task is an error, not a bigger task."""
+        reference = copy.deepcopy(REFERENCE)
+        reference["containerDefinitions"][0]["memory"] = 1024
+        with pytest.raises(UsageError, match="more than the task's 512 MiB"):
+            build(reference, launch_type=LaunchType.FARGATE)
+
+    def test_roles_are_replaced(self) -> None:
+        """--task-role-arn and --execution-role-arn replace the reference's roles."""
+        definition = build(overrides=Overrides(task_role_arn="arn:t", execution_role_arn="arn:e"))
+        assert (definition["taskRoleArn"], definition["executionRoleArn"]) == ("arn:t", "arn:e")
+
+
+class TestSidecars:
+    REFERENCE: ClassVar[dict[str, Any]] = {
+        "family": "app",
+        "volumes": [{"name": "shared"}],
+        "containerDefinitions": [
+            {"name": "router", "image": "fluent-bit", "memory": 64},
+            {
+                "name": "web",
+                "image": "web:1",
+                "memory": 256,
+                "dependsOn": [{"containerName": "router", "condition": "START"}],
+            },
+            {
+                "name": "agent",
+                "image": "agent:1",
+                "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}],
+            },
+        ],
+    }
+
+    def test_sidecars_stay_in_place_with_dependencies_renamed(self) -> None:
+        """--with-sidecars keeps every other container as it is, the one-off container where
+        the chosen one stood, dependsOn pointing at it by its new name, and the volumes."""
+        definition = build(self.REFERENCE, container="web", with_sidecars=True)
+        names = [c["name"] for c in definition["containerDefinitions"]]
+        assert names == ["router", "myapp-db-migrations", "agent"]
+        router, one_off, agent = definition["containerDefinitions"]
+        assert router == self.REFERENCE["containerDefinitions"][0]
+        assert one_off["dependsOn"] == [{"containerName": "router", "condition": "START"}]
+        assert agent["dependsOn"] == [
+            {"containerName": "myapp-db-migrations", "condition": "HEALTHY"}
+        ]
+        assert definition["volumes"] == [{"name": "shared"}]
+
+    def test_without_the_flag_only_the_chosen_container(self) -> None:
+        """Without --with-sidecars the one-off revision has one container and no volumes."""
+        definition = build(self.REFERENCE, container="web")
+        assert [c["name"] for c in definition["containerDefinitions"]] == ["myapp-db-migrations"]
+        assert "dependsOn" not in definition["containerDefinitions"][0]
+        assert "volumes" not in definition
