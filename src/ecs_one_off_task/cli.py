@@ -43,9 +43,11 @@ exit codes:
   130  interrupted (SIGINT): the task was stopped
   143  terminated (SIGTERM): the task was stopped
 
-example:
+examples:
   ecs-one-off-task --task-name myapp-db-migrations --from-task myapp --cluster myEcsCluster \\
       --image myapp:v2 --command bundle exec rake db:migrate
+  ecs-one-off-task --task-name myapp-db-migrations --from-service web --cluster prod \\
+      --image myapp:v2 -- rake db:migrate
 """
 
 

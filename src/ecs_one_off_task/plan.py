@@ -93,11 +93,11 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
     log.info(
         "reference task definition",
         reference=reference.get("taskDefinitionArn"),
-        service=placement.service,
+        **({"service": placement.service} if placement.service else {}),
         secrets=len(container.get("secrets", ())),
         environment_files=len(container.get("environmentFiles", ())),
         environment=sorted(item["name"] for item in container.get("environment", ())),
-        sidecars=len(desired["containerDefinitions"]) - 1,
+        **({"sidecars": len(desired["containerDefinitions"]) - 1} if spec.with_sidecars else {}),
     )
     latest = await aws.latest_revision(spec.task_name)
     reuse = latest is not None and is_same_definition(desired, latest)

@@ -139,7 +139,9 @@ class _Run:
             "task started",
             task_arn=[t.task_arn for t in targets] if len(targets) > 1 else targets[0].task_arn,
             runs_on=plan.launch.describe(),
-            from_service=list(plan.launch.from_service) or None,
+            **(
+                {"from_service": list(plan.launch.from_service)} if plan.launch.from_service else {}
+            ),
             log_group=spec.log_group,
             log_stream=[t.log_stream for t in targets]
             if len(targets) > 1
