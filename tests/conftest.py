@@ -110,7 +110,10 @@ def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]
         stdout = WatchingStdout(status)
         stdout.on_write = on_write
         stderr = io.StringIO()
-        code = run_cli(["--log-format", "json", *args], stdout=stdout, stderr=stderr)
+        command = ["--log-format", "json", *args]
+        if args[:1] == ("attach",):  # a subcommand's options follow its name
+            command = ["attach", "--log-format", "json", *args[1:]]
+        code = run_cli(command, stdout=stdout, stderr=stderr)
         return CliRun(
             exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), writes=stdout.writes
         )

@@ -62,7 +62,7 @@ class TestTransientFaults:
         """A GetLogEvents answer 2 s late with --call-timeout 0.5 is given up and asked again:
         every line once."""
         emu.script(task_name, Timeline(lines=LINES, runs_for=1.0))
-        emu.inject(Fault(operation="GetLogEvents", kind="slow", delay=2.0, every=3, times=2))
+        emu.inject(Fault(operation="GetLogEvents", kind="slow", delay=2.0, every=2, times=2))
         run = cli(*migration_args(task_name, "--call-timeout", "0.5", "--command", "x"))
         assert run.lines == EXPECTED
         assert run.exit_code == 0

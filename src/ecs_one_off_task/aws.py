@@ -206,7 +206,8 @@ class Aws:
         with _translated("ecs:DescribeTasks"):
             response = await self._ecs.describe_tasks(cluster=cluster, tasks=[task_arn])
         for task in response.get("tasks") or ():
-            if task.get("taskArn") == task_arn:
+            arn = str(task.get("taskArn"))
+            if task_arn in (arn, arn.rsplit("/", 1)[-1]):  # an ARN, or a task id
                 found: dict[str, Any] = task
                 return found
         failures = response.get("failures") or []
@@ -215,6 +216,33 @@ class Aws:
             return None
         reasons = "; ".join(str(f.get("reason")) for f in failures)
         raise AwsError(f"DescribeTasks failed for {task_arn}: {reasons}")
+
+    async def list_running_task_arns(self, *, cluster: str, family: str) -> list[str]:
+        """Every task of `family` on `cluster` whose desired status is RUNNING, on every page."""
+        arns: list[str] = []
+        arguments: dict[str, Any] = {
+            "cluster": cluster,
+            "family": family,
+            "desiredStatus": "RUNNING",
+        }
+        while True:
+            with _translated("ecs:ListTasks"):
+                response = await self._ecs.list_tasks(**arguments)
+            arns.extend(response.get("taskArns") or ())
+            if not response.get("nextToken"):
+                return arns
+            arguments["nextToken"] = response["nextToken"]
+
+    async def describe_tasks(self, *, cluster: str, task_arns: list[str]) -> list[dict[str, Any]]:
+        """The tasks as ECS sees them, 100 a call (DescribeTasks' limit); missing ones left out."""
+        tasks: list[dict[str, Any]] = []
+        for start in range(0, len(task_arns), 100):
+            with _translated("ecs:DescribeTasks"):
+                response = await self._ecs.describe_tasks(
+                    cluster=cluster, tasks=task_arns[start : start + 100]
+                )
+            tasks.extend(response.get("tasks") or ())
+        return tasks
 
     async def stop_task(self, *, cluster: str, task_arn: str, reason: str) -> None:
         """Ask ECS to stop the task (SIGTERM to the container, then SIGKILL)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -10,6 +11,7 @@ from typing import IO, NoReturn, TextIO
 
 from ecs_one_off_task._version import __version__
 from ecs_one_off_task.config import (
+    AttachConfig,
     AwsSettings,
     CapacityProvider,
     LaunchType,
@@ -21,8 +23,11 @@ from ecs_one_off_task.config import (
     Timing,
 )
 from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_USAGE, OneOffTaskError, UsageError
+from ecs_one_off_task.existing import IfRunning
 
 PROG = "ecs-one-off-task"
+_DURATION = re.compile(r"(?:\d+[dhms])+")
+_DURATION_PART = re.compile(r"(\d+)([dhms])")
 # The only values CloudWatch Logs accepts for PutRetentionPolicy.
 RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -30,6 +35,9 @@ RETENTION_DAYS = (
 )  # fmt: skip
 
 _EPILOG = """\
+attach to a task (no write call; Ctrl-C leaves it running):
+  ecs-one-off-task attach --cluster CLUSTER TASK   (see: ecs-one-off-task attach --help)
+
 the command:
   --command WORD...   words until the next option (the original script's way)
   -- WORD...          everything after a lone --, untouched: -- sh -c "migrate && seed"
@@ -39,7 +47,7 @@ exit codes:
   2    bad invocation, or unknown reference task definition, container, cluster, profile
        or region
   124  gave up waiting (--max-attempts or --timeout): the task was stopped
-  125  the task could not run, or AWS refused a call
+  125  the task could not run, AWS refused a call, or --if-running fail found a task
   130  interrupted (SIGINT): the task was stopped
   143  terminated (SIGTERM): the task was stopped
 
@@ -124,6 +132,141 @@ def _count(text: str) -> int:
 def _ids(values: Sequence[str] | None) -> tuple[str, ...]:
     """Accept ids as separate words, comma-separated, or both."""
     return tuple(part for value in values or () for part in value.split(",") if part)
+
+
+def _duration(text: str) -> float:
+    """10m, 2h, 90s, 1h30m, 1d: seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 10m, 2h or 90s, got {text!r}"
+        )
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    return float(
+        sum(int(number) * units[unit] for number, unit in _DURATION_PART.findall(text.strip()))
+    )
+
+
+def _add_reading_options(group: argparse._ArgumentGroup) -> None:
+    """How often to ask AWS: shared by the run and `attach`."""
+    group.add_argument(
+        "--poll-interval",
+        type=_positive_float,
+        default=6.0,
+        metavar="SECONDS",
+        help="seconds between DescribeTasks calls (default: %(default)s)",
+    )
+    group.add_argument(
+        "--log-interval",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between GetLogEvents calls once caught up (default: %(default)s)",
+    )
+    group.add_argument(
+        "--drain-grace",
+        type=_non_negative_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="after the stop, read until the stream is quiet this long (default: %(default)s)",
+    )
+    group.add_argument(
+        "--log-rate-limit",
+        type=_non_negative_float,
+        default=5.0,
+        metavar="N",
+        help="at most N GetLogEvents calls a second; 0: no limit (default: %(default)s)",
+    )
+
+
+def _add_aws_options(parser: argparse.ArgumentParser) -> None:
+    aws = parser.add_argument_group("AWS")
+    aws.add_argument("-p", "--profile", help="AWS profile (default: the AWS environment's)")
+    aws.add_argument("-r", "--region", help="AWS region (default: the AWS environment's)")
+    aws.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+    aws.add_argument(
+        "--call-timeout",
+        type=_positive_float,
+        default=20.0,
+        metavar="SECONDS",
+        help="wait this long for one AWS answer before trying again (default: %(default)s)",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--log-format",
+        default="auto",
+        choices=[f.value for f in LogFormat],
+        help="the tool's own events on stderr: console on a terminal, JSON otherwise "
+        "(default: %(default)s)",
+    )
+    return out
+
+
+def _aws_settings(options: argparse.Namespace) -> AwsSettings:
+    return AwsSettings(
+        profile=options.profile,
+        region=options.region,
+        endpoint_url=options.endpoint_url,
+        call_timeout=options.call_timeout,
+    )
+
+
+def build_attach_parser() -> argparse.ArgumentParser:
+    """The option parser of `ecs-one-off-task attach`."""
+    parser = _Parser(
+        prog=f"{PROG} attach",
+        description="Follow a task that is running (or has stopped): print its log from the "
+        "head, follow it, and exit with its container's exit code. No write call is made; "
+        "Ctrl-C leaves the task running.",
+        epilog="example:\n  ecs-one-off-task attach --cluster myEcsCluster 0f3a9c2e1b7d4e56a8c9",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("task", metavar="TASK", help="the task's ARN or id")
+    parser.add_argument("--cluster", required=True, help="ECS cluster name or ARN")
+    parser.add_argument("--container", help="the container to follow, when the task has several")
+    parser.add_argument(
+        "--since",
+        type=_duration,
+        metavar="DURATION",
+        help="start with the lines of the last DURATION (10m, 2h) instead of the head",
+    )
+    parser.add_argument(
+        "--stop-on-interrupt",
+        action="store_true",
+        help="Ctrl-C / SIGTERM stop the task (default: leave it running)",
+    )
+    _add_reading_options(parser.add_argument_group("reading"))
+    _add_aws_options(parser)
+    _add_output_options(parser)
+    return parser
+
+
+def parse_attach_args(argv: Sequence[str]) -> AttachConfig:
+    """Turn `attach`'s command line into an AttachConfig, or raise UsageError."""
+    options = build_attach_parser().parse_args(list(argv))
+    for name in ("task", "cluster"):
+        if not getattr(options, name).strip():
+            raise UsageError(f"{name.upper() if name == 'task' else '--' + name} must not be empty")
+    return AttachConfig(
+        aws=_aws_settings(options),
+        cluster=options.cluster,
+        task=options.task,
+        container=options.container,
+        since=options.since,
+        timing=Timing(
+            poll_interval=options.poll_interval,
+            max_attempts=None,
+            log_interval=options.log_interval,
+            drain_grace=options.drain_grace,
+            log_rate_limit=options.log_rate_limit,
+        ),
+        log_format=LogFormat(options.log_format),
+        stop_on_interrupt=options.stop_on_interrupt,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,13 +409,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     timing = parser.add_argument_group("waiting")
     timing.add_argument(
-        "--poll-interval",
-        type=_positive_float,
-        default=6.0,
-        metavar="SECONDS",
-        help="seconds between DescribeTasks calls (default: %(default)s)",
-    )
-    timing.add_argument(
         "--max-attempts",
         type=_positive_int,
         default=None,
@@ -284,50 +420,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="give up this long after the task was started (default: none)",
+        help="give up this long after the run started, time spent waiting for another run's "
+        "task included (default: none)",
     )
     timing.add_argument(
-        "--log-interval",
-        type=_positive_float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between GetLogEvents calls once caught up (default: %(default)s)",
-    )
-    timing.add_argument(
-        "--drain-grace",
-        type=_non_negative_float,
-        default=5.0,
-        metavar="SECONDS",
-        help="after the stop, read until the stream is quiet this long (default: %(default)s)",
-    )
-    timing.add_argument(
-        "--log-rate-limit",
-        type=_non_negative_float,
-        default=5.0,
-        metavar="N",
-        help="at most N GetLogEvents calls a second; 0: no limit (default: %(default)s)",
-    )
-
-    aws = parser.add_argument_group("AWS")
-    aws.add_argument("-p", "--profile", help="AWS profile (default: the AWS environment's)")
-    aws.add_argument("-r", "--region", help="AWS region (default: the AWS environment's)")
-    aws.add_argument("--endpoint-url", help="AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
-    aws.add_argument(
-        "--call-timeout",
-        type=_positive_float,
-        default=20.0,
-        metavar="SECONDS",
-        help="wait this long for one AWS answer before trying again (default: %(default)s)",
-    )
-
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--log-format",
-        default="auto",
-        choices=[f.value for f in LogFormat],
-        help="the tool's own events on stderr: console on a terminal, JSON otherwise "
+        "--if-running",
+        choices=[mode.value for mode in IfRunning],
+        default=IfRunning.AUTO.value,
+        help="a task of --task-name's family is running: attach to it if it has this run's "
+        "content, else wait for it (auto); attach, wait, fail (exit 125) or start another "
         "(default: %(default)s)",
     )
+    _add_reading_options(timing)
+    _add_aws_options(parser)
+    out = _add_output_options(parser)
     out.add_argument(
         "--dry-run",
         action="store_true",
@@ -378,12 +484,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         max_attempts = 100
 
     return RunConfig(
-        aws=AwsSettings(
-            profile=options.profile,
-            region=options.region,
-            endpoint_url=options.endpoint_url,
-            call_timeout=options.call_timeout,
-        ),
+        aws=_aws_settings(options),
         task=TaskSpec(
             task_name=options.task_name,
             reference=options.from_task,
@@ -426,6 +527,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         ),
         log_format=LogFormat(options.log_format),
         dry_run=options.dry_run,
+        if_running=IfRunning(options.if_running),
     )
 
 
@@ -437,8 +539,13 @@ def run_cli(
 ) -> int:
     """Run the tool as the console script does and return the exit code."""
     err = stderr if stderr is not None else sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        config = parse_args(sys.argv[1:] if argv is None else argv)
+        config: RunConfig | AttachConfig = (
+            parse_attach_args(arguments[1:])
+            if arguments[:1] == ["attach"]
+            else parse_args(arguments)
+        )
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=err)
         return EXIT_USAGE
@@ -449,11 +556,12 @@ def run_cli(
         return EXIT_SIGINT
 
 
-def _run(config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
+def _run(config: RunConfig | AttachConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
     # Imported here so that --help and bad options answer without loading the AWS SDK.
     import anyio  # noqa: PLC0415
     import structlog  # noqa: PLC0415
 
+    from ecs_one_off_task.attach import attach_to_task  # noqa: PLC0415
     from ecs_one_off_task.aws import Aws  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
@@ -465,6 +573,8 @@ def _run(config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
 
     async def amain() -> int:
         async with Aws.connect(config.aws) as aws:
+            if isinstance(config, AttachConfig):
+                return await attach_to_task(config=config, aws=aws, write=write)
             result = await run_one_off_task(config=config, aws=aws, write=write, redactor=redactor)
         return result.exit_code
 

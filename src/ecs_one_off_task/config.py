@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ecs_one_off_task.existing import IfRunning
+
 
 class LaunchType(StrEnum):
     """Where ECS places the task."""
@@ -114,3 +116,20 @@ class RunConfig:
     timing: Timing
     log_format: LogFormat = LogFormat.AUTO
     dry_run: bool = False
+    if_running: IfRunning = IfRunning.AUTO
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachConfig:
+    """Everything `ecs-one-off-task attach` needs: which task, and how to read it."""
+
+    aws: AwsSettings
+    cluster: str
+    task: str
+    """The task's ARN or id."""
+    container: str | None = None
+    since: float | None = None
+    """Read lines from this many seconds ago instead of from the head."""
+    timing: Timing
+    log_format: LogFormat = LogFormat.AUTO
+    stop_on_interrupt: bool = False

@@ -8,7 +8,9 @@ The container's own exit code is not an error: it is passed through as it is.
     ├── AwsError                    125  AWS refused a call the tool cannot recover from
     │   ├── AccessDenied            125  names the IAM action to grant
     │   └── AwsUnavailable          125  throttled, 5xx or unreachable after the SDK's retries
-    └── TaskNotRun                  125  RunTask failures[], or the task stopped with no exit code
+    ├── TaskNotRun                  125  RunTask failures[], or the task stopped with no exit code
+    ├── AlreadyRunning              125  --if-running fail, and a task of the family is running
+    └── GaveUpWaiting               124  --timeout passed while waiting for another run's task
 """
 
 from __future__ import annotations
@@ -55,3 +57,13 @@ class AwsUnavailable(AwsError):
 
 class TaskNotRun(OneOffTaskError):
     """The task never ran its command (placement failed, image pull failed, …): no exit code."""
+
+
+class AlreadyRunning(OneOffTaskError):
+    """A task of the one-off family is running and --if-running fail says not to go on."""
+
+
+class GaveUpWaiting(OneOffTaskError):
+    """--timeout passed while waiting for another run's task to stop: nothing was started."""
+
+    exit_code = EXIT_GAVE_UP

@@ -87,6 +87,9 @@ class LogFollower:
         """Follow until drained; `lines` and `stream_found` say what was read."""
         token: str | None = None
         last_new_line: float | None = None
+        # Lines read before the first catch-up are a backlog (a task attached to late, or long
+        # stopped): they say nothing about lines still arriving, so they do not delay the end.
+        caught_up_once = False
         while True:
             started = await self._next_call_start()
             try:
@@ -102,12 +105,14 @@ class LogFollower:
                 if page.messages:
                     self._write(page.messages)
                     self.lines += len(page.messages)
-                    last_new_line = self._clock()
-                    self._active_since = last_new_line
+                    self._active_since = self._clock()
+                    if caught_up_once:
+                        last_new_line = self._active_since
                 caught_up = page.next_forward_token == token
                 token = page.next_forward_token
             if not caught_up:
                 continue
+            caught_up_once = True
             if self._stop_at is not None:
                 assert self._stop_seen_at is not None  # noqa: S101 - set together
                 quiet_from = max(self._stop_at, last_new_line or self._stop_at)

@@ -9,12 +9,16 @@ the process outright: they cancel the scope of the current phase, and the phase'
 from __future__ import annotations
 
 import signal
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import anyio
 import structlog
 from anyio.abc import TaskStatus
 
-from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_SIGTERM
+from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_SIGTERM, OneOffTaskError
+
+T = TypeVar("T")
 
 log = structlog.get_logger("ecs_one_off_task")
 
@@ -65,3 +69,24 @@ class Interrupt:
                 else:
                     log.warning("second signal: quitting without waiting for the logs")
                     self.hard.cancel()
+
+    async def guard(self, body: Callable[[], Awaitable[T]], *, listen: bool = True) -> T | None:
+        """Run `body` with signals turned into cancellation; None if a second signal cut it.
+
+        Our errors are raised outside the task group, so that callers see them, not a group.
+        """
+        result: T | None = None
+        failure: OneOffTaskError | None = None
+        async with anyio.create_task_group() as signals:
+            if listen:
+                await signals.start(self.listen)
+            try:
+                with self.hard:
+                    result = await body()
+            except OneOffTaskError as error:
+                failure = error
+            finally:
+                signals.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return result

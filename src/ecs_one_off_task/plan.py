@@ -17,8 +17,10 @@ import structlog
 from ecs_one_off_task.aws import STARTED_BY, Aws
 from ecs_one_off_task.config import RunConfig
 from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.existing import START_NEW, Decision, IfRunning, decide
 from ecs_one_off_task.launch import Launch, resolve_launch, run_task_request
 from ecs_one_off_task.output import REDACTED, Redactor
+from ecs_one_off_task.running import content_matches, find_running
 from ecs_one_off_task.taskdef import (
     build_task_definition,
     environment_values,
@@ -43,6 +45,10 @@ class Plan:
     launch: Launch
     run_task: dict[str, Any]
     """The RunTask request without taskDefinition."""
+    running: tuple[dict[str, Any], ...] = ()
+    """Tasks of the family that have not stopped."""
+    decision: Decision = START_NEW
+    """What to do about them (--if-running)."""
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -63,6 +69,13 @@ class Plan:
             "runTask": self.run_task_request(would_be),
             "launch": self.launch.describe(),
             "fromService": list(self.launch.from_service),
+            "ifRunning": {
+                "found": [
+                    {"taskArn": t["taskArn"], "lastStatus": t.get("lastStatus")}
+                    for t in self.running
+                ],
+                "action": self.decision.describe(),
+            },
         }
 
 
@@ -101,6 +114,19 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
     )
     latest = await aws.latest_revision(spec.task_name)
     reuse = latest is not None and is_same_definition(desired, latest)
+    running: list[dict[str, Any]] = []
+    decision = START_NEW
+    if config.if_running is not IfRunning.START:
+        running = await find_running(aws, cluster=placement.cluster, family=spec.task_name)
+        if running:
+            matches = (
+                await content_matches(aws, desired, running)
+                if config.if_running is IfRunning.AUTO
+                else None
+            )
+            decision = decide(
+                config.if_running, running, same_content=matches or (lambda _task: False)
+            )
     register = dict(desired)
     if spec.tags:
         register["tags"] = [{"key": key, "value": value} for key, value in spec.tags]
@@ -118,4 +144,6 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
             tags=spec.tags,
             started_by=STARTED_BY,
         ),
+        running=tuple(running),
+        decision=decision,
     )

@@ -301,3 +301,34 @@ def _normalized(value: Any, key: str = "") -> Any:  # noqa: ANN401 - JSON-shaped
 def _describe(reference: Mapping[str, Any]) -> str:
     family, revision = reference.get("family"), reference.get("revision")
     return f"{family}:{revision}" if revision else str(family)
+
+
+def log_stream_of(
+    definition: Mapping[str, Any], container_name: str | None, task_id: str
+) -> tuple[str, str, str | None]:
+    """(log group, log stream, region) of a task's container, from its definition's awslogs.
+
+    Raises UsageError when the container does not log with awslogs (the driver is named) or has
+    no stream prefix (the stream name then cannot be known from the task alone).
+    """
+    container = select_container(definition, container_name)
+    config = container.get("logConfiguration") or {}
+    driver = config.get("logDriver")
+    name = container.get("name")
+    if driver != "awslogs":
+        raise UsageError(
+            f"container {name!r} logs with the {driver or 'default'} driver, not awslogs:"
+            " there is no CloudWatch Logs stream to follow"
+        )
+    options = config.get("options") or {}
+    prefix = options.get("awslogs-stream-prefix")
+    if not prefix or not options.get("awslogs-group"):
+        raise UsageError(
+            f"container {name!r} logs with awslogs but without a stream prefix:"
+            " its log stream cannot be found from the task"
+        )
+    return (
+        str(options["awslogs-group"]),
+        f"{prefix}/{name}/{task_id}",
+        options.get("awslogs-region"),
+    )

@@ -25,10 +25,12 @@ from ecs_one_off_task.errors import (
     AwsUnavailable,
     OneOffTaskError,
     TaskNotRun,
+    UsageError,
 )
 from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.taskdef import log_stream_of, select_container
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -73,6 +75,29 @@ class Followed:
     target: Target
     ending: Ending
     lines: int
+
+
+async def target_of(
+    aws: Aws,
+    task: Mapping[str, Any],
+    *,
+    container: str | None,
+    start_time: int | None = None,
+) -> Target:
+    """The Target of a task this command did not start, from its task definition's awslogs."""
+    task_arn = str(task["taskArn"])
+    definition = await aws.describe_task_definition(str(task["taskDefinitionArn"]))
+    chosen = str(select_container(definition, container).get("name"))
+    group, stream, region = log_stream_of(definition, chosen, task_arn.rsplit("/", 1)[-1])
+    if region and region != aws.region:
+        raise UsageError(f"the task logs to region {region}: pass --region {region}")
+    return Target(
+        task_arn=task_arn,
+        container=chosen,
+        log_group=group,
+        log_stream=stream,
+        start_time=start_time,
+    )
 
 
 class Tracker:

@@ -211,6 +211,8 @@ class FakeEcsAgent:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._wall_offset = time.time() - time.monotonic()
+        self.list_tasks_page_size = 100
+        """AWS's page size for ListTasks; tests lower it to see the lookup follow pages."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -445,6 +447,28 @@ class FakeEcsAgent:
                 vars(service)["capacity_provider_strategy"] = strategy
                 service.launch_type = None
             vars(service)["enable_execute_command"] = bool(params.get("enableExecuteCommand"))
+
+    def list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListTasks as AWS answers it: desiredStatus RUNNING unless asked, the family of any
+        revision, `maxResults` (at most `list_tasks_page_size`) a page, with a nextToken."""
+        with self._cond:
+            backend = self._require_hooked().backend
+            cluster = backend._get_cluster(params.get("cluster", "default"))
+            wanted = params.get("desiredStatus", "RUNNING")
+            arns = [
+                run.task.task_arn
+                for run in self._runs.values()
+                if run.task.cluster_arn == cluster.arn
+                and run.task.desired_status == wanted
+                and params.get("family") in (None, run.family)
+                and params.get("startedBy") in (None, run.task.started_by)
+            ]
+        size = min(int(params.get("maxResults") or 100), self.list_tasks_page_size)
+        start = int(params.get("nextToken") or 0)
+        answer: dict[str, Any] = {"taskArns": arns[start : start + size]}
+        if start + size < len(arns):
+            answer["nextToken"] = str(start + size)
+        return answer
 
     def _describe_tasks(self, cluster_str: str, tasks: list[str]) -> list[Any]:
         with self._cond:

@@ -24,7 +24,7 @@ from moto.moto_api import state_manager
 from .agent import FakeEcsAgent
 from .calls import Call, CallLog
 from .faults import Fault, FaultInjector
-from .pages import one_megabyte_pages
+from .pages import aws_pages
 from .server import MotoHttpServer, moto_app
 from .timeline import DEFAULT_TIMELINE, TaskRecord, Timeline
 
@@ -74,6 +74,7 @@ class Emulator:
                 faults=self._faults,
                 on_reset=self._after_moto_reset,
                 on_created_service=self.agent.amend_service,
+                list_tasks=self.agent.list_tasks,
             ),
             host=host,
             port=port,
@@ -97,7 +98,7 @@ class Emulator:
                 )
             Emulator._active = self
         self._previous_transition = dict(state_manager.get_transition(_ECS_TASK_MODEL))
-        self._pages.enter_context(one_megabyte_pages())
+        self._pages.enter_context(aws_pages())
         self._server.start_listening()
         self.agent.start()
         self._started = True

@@ -125,14 +125,17 @@ class EmulatorMiddleware:
         faults: FaultInjector,
         on_reset: Callable[[], None],
         on_created_service: Callable[[dict[str, Any]], None],
+        list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> None:
         """Wrap `app`; `on_reset` runs after moto handled a POST /moto-api/reset,
-        `on_created_service` after a CreateService moto answered, with its parameters."""
+        `on_created_service` after a CreateService moto answered, with its parameters;
+        `list_tasks` answers ListTasks (moto neither pages nor filters it as AWS does)."""
         self._app = app
         self._calls = calls
         self._faults = faults
         self._on_reset = on_reset
         self._on_created_service = on_created_service
+        self._list_tasks = list_tasks
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request."""
@@ -168,6 +171,16 @@ class EmulatorMiddleware:
         self, environ: WSGIEnvironment, start_response: StartResponse, call: Call
     ) -> Iterable[bytes]:
         """Let moto answer; merge the agent's extra `failures` into RunTask/DescribeTasks."""
+        if call.service == "ecs" and call.operation == "ListTasks":
+            payload = json.dumps(self._list_tasks(call.params)).encode()
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("Content-Length", str(len(payload))),
+                ],
+            )
+            return [payload]
         if call.service == "ecs" and call.operation == "CreateService":
             answer = self._app(environ, start_response)
             self._on_created_service(call.params)
@@ -208,6 +221,7 @@ def moto_app(
     faults: FaultInjector,
     on_reset: Callable[[], None],
     on_created_service: Callable[[dict[str, Any]], None],
+    list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> EmulatorMiddleware:
     """Return moto's dispatcher application (all services) wrapped in the middleware."""
     return EmulatorMiddleware(
@@ -216,6 +230,7 @@ def moto_app(
         faults=faults,
         on_reset=on_reset,
         on_created_service=on_created_service,
+        list_tasks=list_tasks,
     )
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ecs_one_off_task.cli import parse_args
+from ecs_one_off_task.cli import parse_args, parse_attach_args
 from ecs_one_off_task.config import LogFormat
 from ecs_one_off_task.errors import UsageError
 
@@ -186,3 +186,38 @@ class TestLaunchOptions:
         """Without --from-task and --from-service there is nothing to copy from."""
         with pytest.raises(UsageError, match="--from-task REFERENCE or --from-service SERVICE"):
             parse_args(["--task-name", "m", "--cluster", "c", "--image", "i", "--", "x"])
+
+
+class TestAttachOptions:
+    @pytest.mark.parametrize(
+        ("since", "seconds"),
+        [("90s", 90), ("10m", 600), ("2h", 7200), ("1h30m", 5400), ("1d", 86400)],
+    )
+    def test_since_durations(self, since: str, seconds: float) -> None:
+        """--since takes durations written as people write them."""
+        config = parse_attach_args(["--cluster", "c", "--since", since, "abc"])
+        assert config.since == seconds
+
+    def test_reading_options_and_no_waiting_budget(self) -> None:
+        """Attach takes the run's reading options, leaves tasks running by default and has no
+        attempt limit (it watches until the task stops)."""
+        config = parse_attach_args(
+            ["--cluster", "c", "--poll-interval", "2", "--log-interval", "0.5", "-r", "eu-west-1",
+             "--container", "app", "0123"]
+        )  # fmt: skip
+        assert (config.task, config.container, config.aws.region) == ("0123", "app", "eu-west-1")
+        assert (config.timing.poll_interval, config.timing.log_interval) == (2.0, 0.5)
+        assert config.timing.max_attempts is None
+        assert not config.stop_on_interrupt
+
+    @pytest.mark.parametrize("since", ["10", "m", "10x", "5m10", ""])
+    def test_bad_durations_are_named(self, since: str) -> None:
+        """A --since that is not a duration is a usage error."""
+        with pytest.raises(UsageError, match="expected a duration such as 10m"):
+            parse_attach_args(["--cluster", "c", "--since", since, "abc"])
+
+    def test_if_running_choices(self) -> None:
+        """--if-running defaults to auto and accepts the five modes only."""
+        assert parse_args([*BASE, "--", "x"]).if_running.value == "auto"
+        with pytest.raises(UsageError, match="invalid choice"):
+            parse_args([*BASE, "--if-running", "maybe", "--", "x"])

@@ -1,11 +1,13 @@
-"""The emulator refuses what AWS refuses and moto lets through, and serves services and sidecars.
+"""Where moto and AWS differ, the emulator answers as AWS does: refusals, services, sidecars,
+ListTasks.
 
-Checked through boto3 over HTTP: if these fail, a launch-configuration test of the tool that
-passes says nothing about AWS.
+Checked through boto3 over HTTP: if these fail, a test of the tool that passes says nothing
+about AWS.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import botocore.exceptions
@@ -140,3 +142,34 @@ class TestWorld:
             ("proxy", 1),
             (task_name, 0),
         ]
+
+
+class TestListTasks:
+    def test_family_desired_status_and_pages(
+        self, emu: Emulator, reference: Reference, task_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """ListTasks filters by family and by desiredStatus (RUNNING when not given), and pages
+        with nextToken: three running tasks in pages of two, the stopped one left out."""
+        monkeypatch.setattr(emu.agent, "list_tasks_page_size", 2)
+        ecs = emu.boto3_client("ecs")
+        ecs.register_task_definition(
+            family=task_name, containerDefinitions=[{"name": "a", "image": "a", "memory": 64}]
+        )
+        emu.script(task_name, Timeline(runs_for=math.inf))
+        arns = [
+            ecs.run_task(cluster=reference.cluster, taskDefinition=task_name)["tasks"][0]["taskArn"]
+            for _ in range(4)
+        ]
+        ecs.stop_task(cluster=reference.cluster, task=arns[0])
+        first = ecs.list_tasks(cluster=reference.cluster, family=task_name)
+        second = ecs.list_tasks(
+            cluster=reference.cluster, family=task_name, nextToken=first["nextToken"]
+        )
+        assert first["taskArns"] + second["taskArns"] == arns[1:]
+        assert "nextToken" not in second
+        stopped = ecs.list_tasks(
+            cluster=reference.cluster, family=task_name, desiredStatus="STOPPED"
+        )
+        assert stopped["taskArns"] == arns[:1]
+        for arn in arns[1:]:
+            ecs.stop_task(cluster=reference.cluster, task=arn)
