@@ -16,6 +16,19 @@ from ecs_one_off_task.cli import run_cli
 from tests.emulator import Emulator, TaskRecord
 from tests.emulator.seed import Reference, seed_reference
 
+WRITES = frozenset(
+    {
+        "RegisterTaskDefinition",
+        "DeregisterTaskDefinition",
+        "CreateLogGroup",
+        "PutRetentionPolicy",
+        "RunTask",
+        "StopTask",
+        "TagResource",
+    }
+)
+"""The calls that change the account: a bad input or a read-only command makes none of them."""
+
 # Fast settings so a scripted task of a second takes about a second to follow.
 FAST = ["--poll-interval", "0.1", "--log-interval", "0.05", "--drain-grace", "0.3"]
 _names = itertools.count(1)
@@ -127,3 +140,21 @@ def migration_args(task_name: str, *extra: str) -> list[str]:
         "--task-name", task_name, "--from-task", "myapp", "--cluster", "myEcsCluster",
         "--image", "myapp:v2", *FAST, *extra,
     ]  # fmt: skip
+
+
+def writes(emu: Emulator) -> list[str]:
+    """The write calls the emulator received (since the last clear), in order."""
+    return [c.operation for c in emu.calls if c.operation in WRITES]
+
+
+def signal_on_first_write(signum: int) -> Callable[[], None]:
+    """An `on_write` hook for the `cli` fixture: send `signum` to this process once, at the
+    first container line written to stdout."""
+    sent: list[bool] = []
+
+    def send_once() -> None:
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signum)
+
+    return send_once

@@ -12,19 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST, CliRun
+from tests.conftest import FAST, CliRun, writes
 from tests.emulator import Emulator, LogLine, Timeline, lines_every
 from tests.emulator.seed import Reference
 
 Cli = Callable[..., CliRun]
-WRITES = {
-    "RegisterTaskDefinition",
-    "CreateLogGroup",
-    "PutRetentionPolicy",
-    "RunTask",
-    "StopTask",
-    "DeregisterTaskDefinition",
-}
 TASK_DEFINITION_ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{revision}"
 
 
@@ -46,11 +38,6 @@ def registered(emu: Emulator) -> dict[str, Any]:
     """The one RegisterTaskDefinition request of the test."""
     [call] = emu.calls_to("RegisterTaskDefinition")
     return call.params
-
-
-def writes(emu: Emulator) -> list[str]:
-    """The write calls of the test, in order."""
-    return [c.operation for c in emu.calls if c.operation in WRITES]
 
 
 def awsvpc(subnets: list[str], groups: list[str], public: str) -> dict[str, Any]:

@@ -19,23 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CliRun, migration_args
+from tests.conftest import CliRun, migration_args, signal_on_first_write, writes
 from tests.emulator import DEFAULT_TIMELINE, Emulator, Timeline, lines_every
 
 Cli = Callable[..., CliRun]
-WRITES = {
-    "RegisterTaskDefinition",
-    "CreateLogGroup",
-    "PutRetentionPolicy",
-    "RunTask",
-    "StopTask",
-    "TagResource",
-}
 CLUSTER = "myEcsCluster"
-
-
-def writes(emu: Emulator) -> list[str]:
-    return [c.operation for c in emu.calls if c.operation in WRITES]
 
 
 def start_and_kill(emu: Emulator, args: list[str], after_lines: int = 1) -> str:
@@ -197,14 +185,7 @@ class TestRetry:
         args = migration_args(task_name, "--", "x")
         arn = start_and_kill(emu, args)
         emu.clear_calls()
-        sent: list[bool] = []
-
-        def terminate_once() -> None:
-            if not sent:
-                sent.append(True)
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        run = cli(*args, on_write=terminate_once)
+        run = cli(*args, on_write=signal_on_first_write(signal.SIGTERM))
         assert run.exit_code == 143
         assert [c.params["task"] for c in emu.calls_to("StopTask")] == [arn]
 
@@ -348,14 +329,7 @@ class TestAttachCommand:
         cleanup.append(arn)
         emu.wait_for_lines(arn, 1)
         emu.clear_calls()
-        sent: list[bool] = []
-
-        def interrupt_once() -> None:
-            if not sent:
-                sent.append(True)
-                os.kill(os.getpid(), signal.SIGINT)
-
-        run = attach(cli, arn, on_write=interrupt_once)
+        run = attach(cli, arn, on_write=signal_on_first_write(signal.SIGINT))
         assert run.exit_code == 130
         assert emu.calls_to("StopTask") == []
         assert emu.task_record(arn).status == "RUNNING"

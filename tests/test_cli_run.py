@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 
-from tests.conftest import CliRun, migration_args
+from tests.conftest import CliRun, migration_args, signal_on_first_write
 from tests.emulator import Emulator, Fault, LogLine, Timeline, lines_every
 
 Cli = Callable[..., CliRun]
@@ -136,14 +136,10 @@ class TestStopping:
             task_name,
             Timeline(lines=lines_every(100, 0.1), runs_for=math.inf, stopping=0.3),
         )
-        sent: list[bool] = []
-
-        def interrupt_once() -> None:
-            if not sent:
-                sent.append(True)
-                os.kill(os.getpid(), signal.SIGINT)
-
-        run = cli(*migration_args(task_name, "--command", "x"), on_write=interrupt_once)
+        run = cli(
+            *migration_args(task_name, "--command", "x"),
+            on_write=signal_on_first_write(signal.SIGINT),
+        )
         assert run.exit_code == 130
         stops = emu.calls_to("StopTask")
         assert len(stops) == 1

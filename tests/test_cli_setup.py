@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliRun, migration_args
+from tests.conftest import WRITES, CliRun, migration_args
 from tests.emulator import Emulator, Fault, LogLine, Timeline
 from tests.emulator.seed import Reference
 
@@ -19,7 +19,6 @@ PASSROLE_REFUSED = (
     "User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform:"
     " iam:PassRole on resource: arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
 )
-WRITES = {"RegisterTaskDefinition", "CreateLogGroup", "PutRetentionPolicy", "RunTask"}
 
 
 class TestOneOffRevision:
