@@ -21,6 +21,17 @@ FAST = ["--poll-interval", "0.1", "--log-interval", "0.05", "--drain-grace", "0.
 _names = itertools.count(1)
 
 
+# Variables that change what the tool prints: a test sets the ones it is about, no other leaks
+# in from the shell or the CI system running the suite.
+OUTPUT_VARIABLES = ("NO_COLOR", "FORCE_COLOR")
+
+
+@pytest.fixture(autouse=True)
+def _no_output_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in OUTPUT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One emulator for the session: tests keep apart by using task names of their own."""
@@ -99,7 +110,12 @@ def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]
     for name, value in emu.env().items():
         monkeypatch.setenv(name, value)
 
-    def run(*args: str, on_write: Callable[[], None] | None = None) -> CliRun:
+    def run(
+        *args: str,
+        on_write: Callable[[], None] | None = None,
+        stderr: io.StringIO | None = None,
+    ) -> CliRun:
+        """Run with `args` after `--log-format json` (a later --log-format wins)."""
         records: list[TaskRecord] = []
 
         def status() -> str | None:
@@ -109,7 +125,7 @@ def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]
 
         stdout = WatchingStdout(status)
         stdout.on_write = on_write
-        stderr = io.StringIO()
+        stderr = stderr if stderr is not None else io.StringIO()
         code = run_cli(["--log-format", "json", *args], stdout=stdout, stderr=stderr)
         return CliRun(
             exit_code=code, stdout=stdout.getvalue(), stderr=stderr.getvalue(), writes=stdout.writes

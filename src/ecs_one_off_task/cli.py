@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, NoReturn, TextIO
 
 from ecs_one_off_task._version import __version__
@@ -16,9 +17,11 @@ from ecs_one_off_task.config import (
     LogFormat,
     Overrides,
     Placement,
+    Reporting,
     RunConfig,
     TaskSpec,
     Timing,
+    Verbosity,
 )
 from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_USAGE, OneOffTaskError, UsageError
 
@@ -319,13 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     out = parser.add_argument_group("output")
-    out.add_argument(
-        "--log-format",
-        default="auto",
-        choices=[f.value for f in LogFormat],
-        help="the tool's own events on stderr: console on a terminal, JSON otherwise "
-        "(default: %(default)s)",
-    )
+    _add_output_options(out)
     out.add_argument(
         "--dry-run",
         action="store_true",
@@ -333,6 +330,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _add_output_options(out: argparse._ArgumentGroup) -> None:
+    """What the tool says on stderr, and what it leaves behind when it ends."""
+    out.add_argument(
+        "--log-format",
+        default="auto",
+        choices=[f.value for f in LogFormat],
+        help="the tool's own events on stderr: console (coloured) on a terminal, plain text "
+        "otherwise; json only when asked (default: %(default)s)",
+    )
+    chatter = out.add_mutually_exclusive_group()
+    chatter.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="of the tool's own events, show only warnings and errors",
+    )
+    chatter.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show every AWS call with its duration (debug level)",
+    )
 
 
 def _check_together(options: argparse.Namespace) -> None:
@@ -423,6 +444,13 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             log_rate_limit=options.log_rate_limit,
         ),
         log_format=LogFormat(options.log_format),
+        reporting=Reporting(
+            verbosity=Verbosity.QUIET
+            if options.quiet
+            else Verbosity.VERBOSE
+            if options.verbose
+            else Verbosity.NORMAL,
+        ),
         dry_run=options.dry_run,
     )
 
@@ -432,8 +460,12 @@ def run_cli(
     *,
     stdout: IO[bytes] | None = None,
     stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run the tool as the console script does and return the exit code."""
+    """Run the tool as the console script does and return the exit code.
+
+    `environ` is where NO_COLOR and FORCE_COLOR are read.
+    """
     err = stderr if stderr is not None else sys.stderr
     try:
         config = parse_args(sys.argv[1:] if argv is None else argv)
@@ -441,13 +473,17 @@ def run_cli(
         print(f"{PROG}: error: {error}", file=err)
         return EXIT_USAGE
     try:
-        return _run(config, stdout=stdout, stderr=err)
+        return _run(
+            config, stdout=stdout, stderr=err, environ=os.environ if environ is None else environ
+        )
     except KeyboardInterrupt:
         # Only before the signal handlers are installed: nothing was started yet.
         return EXIT_SIGINT
 
 
-def _run(config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
+def _run(
+    config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO, environ: Mapping[str, str]
+) -> int:
     # Imported here so that --help and bad options answer without loading the AWS SDK.
     import anyio  # noqa: PLC0415
     import structlog  # noqa: PLC0415
@@ -457,7 +493,13 @@ def _run(config: RunConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
 
     redactor = Redactor()
-    configure_logging(config.log_format, redactor, stderr)
+    configure_logging(
+        config.log_format,
+        redactor,
+        stderr,
+        verbosity=config.reporting.verbosity,
+        environ=environ,
+    )
     log = structlog.get_logger(PROG)
     write = LineWriter(stdout)
 

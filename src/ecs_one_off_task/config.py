@@ -19,7 +19,18 @@ class LogFormat(StrEnum):
 
     AUTO = "auto"
     CONSOLE = "console"
+    PLAIN = "plain"
     JSON = "json"
+
+
+class Verbosity(StrEnum):
+    """Which of the tool's own events are shown (the container's lines always are)."""
+
+    QUIET = "quiet"
+    """Errors and warnings only."""
+    NORMAL = "normal"
+    VERBOSE = "verbose"
+    """Also every AWS call, with its duration."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +116,13 @@ class Timing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Reporting:
+    """What the tool tells while it runs and leaves behind when it ends, beyond the exit code."""
+
+    verbosity: Verbosity = Verbosity.NORMAL
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """Everything one invocation of the tool needs."""
 
@@ -113,4 +131,5 @@ class RunConfig:
     placement: Placement
     timing: Timing
     log_format: LogFormat = LogFormat.AUTO
+    reporting: Reporting = Reporting()
     dry_run: bool = False
