@@ -84,6 +84,17 @@ class CliRun:
         """The first event called `name`."""
         return next(e for e in self.events if e["event"] == name)
 
+    @property
+    def errors(self) -> list[str]:
+        """The tool's error events, in order."""
+        return [e["event"] for e in self.events if e["level"] == "error"]
+
+    @property
+    def final_error(self) -> str:
+        """The error that ended the run (said before the end line, which has the outcome)."""
+        errors = [e for e in self.events if e["level"] == "error" and "outcome" not in e]
+        return str(errors[-1]["event"])
+
 
 class WatchingStdout(io.BytesIO):
     """stdout that notes, at each write, the task's status in the emulator at that moment."""

@@ -13,10 +13,11 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import CliRun, migration_args
-from tests.emulator import Emulator, LogLine, Timeline
+from tests.emulator import Emulator, LogLine, TaskRecord, Timeline
 
 Cli = Callable[..., CliRun]
 TIME = re.compile(r"^\d\d:\d\d:\d\d ")
+QUICK = r"\d+\.\d\d s"
 ANSI = "\x1b["
 
 
@@ -32,19 +33,109 @@ def without_time(stderr: str) -> list[str]:
     return [TIME.sub("", line) for line in lines]
 
 
+def links(record: TaskRecord, task_name: str) -> list[str]:
+    task_id = record.task_id
+    console = "https://us-east-1.console.aws.amazon.com"
+    return [
+        f"task {record.task_arn}",
+        (
+            f"ECS console: {console}/ecs/v2/clusters/myEcsCluster/tasks/{task_id}/configuration"
+            "?region=us-east-1"
+        ),
+        (
+            f"CloudWatch Logs: {console}/cloudwatch/home?region=us-east-1#logsV2:log-groups/"
+            f"log-group/$252Fecs$252F{task_name}/log-events/ecs$252F{task_name}$252F{task_id}"
+        ),
+    ]
+
+
 class TestReadableProgress:
+    def test_the_exact_lines_of_a_run(self, emu: Emulator, cli: Cli, task_name: str) -> None:
+        """Off a terminal: one plain line per event with phases and durations, the time spent in
+        each status, and the end with the task ARN and two console links last. None of it
+        reaches stdout."""
+        emu.script(
+            task_name,
+            Timeline(
+                provisioning=1.0,
+                pending=1.0,
+                lines=(LogLine(0.0, "migrating"), LogLine(1.6, "step 2"), LogLine(2.6, "done")),
+                runs_for=3.0,
+            ),
+        )
+        args = ("--timeout", "8", "--drain-grace", "0.8", "--", "x")
+        run = cli(*plain(*migration_args(task_name, *args)))
+        assert run.exit_code == 0
+        assert run.stdout == b"migrating\nstep 2\ndone\n"
+        record = emu.task_records()[-1]
+        definition = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{task_name}:1"
+        reference = "arn:aws:ecs:us-east-1:123456789012:task-definition/myapp:1"
+        reason = "Essential container in task exited"
+        expected = [
+            re.escape(
+                f"reference task definition reference={reference} secrets=2 environment_files=1"
+                " environment=[PLANTED_VALUE,RAILS_ENV] sidecars=0"
+            ),
+            f"reference read in {QUICK}",
+            f"revision 1 registered in {QUICK} task_definition={re.escape(definition)}",
+            re.escape(f"log group created log_group=/ecs/{task_name} retention_days=7"),
+            re.escape(f"task {record.task_id} started in ")
+            + QUICK
+            + re.escape(
+                " on myEcsCluster with launch type EC2 (default)"
+                f' log_stream=ecs/{task_name}/{record.task_id} gives_up_after="8 s"'
+            ),
+            "PROVISIONING",
+            "PENDING after 1 s in PROVISIONING",
+            "RUNNING after 1 s in PENDING",
+            "STOPPED after 3 s in RUNNING",
+            re.escape(
+                "task stopped: reading the last lines exit_code=0"
+                f' reason="stopCode: EssentialContainerExited; stoppedReason: {reason}"'
+                " quiet_for=0.8"
+            ),
+            re.escape(
+                "exit code 0 after 3 s RUNNING, 6 s in all stop_code=EssentialContainerExited"
+                f' stopped_reason="{reason}" lines=3'
+            ),
+            *map(re.escape, links(record, task_name)),
+        ]
+        lines = without_time(run.stderr)
+        assert len(lines) == len(expected), lines
+        for line, pattern in zip(lines, expected, strict=True):
+            assert re.fullmatch(pattern, line), (line, pattern)
+
     def test_json_only_when_asked(self, emu: Emulator, cli: Cli, task_name: str) -> None:
-        """Off a terminal the default is plain text (a time of day, then the event), not JSON;
-        --log-format json gives one JSON object a line."""
-        emu.script(task_name, Timeline(lines=(LogLine(0.0, "hello"),), runs_for=0.1))
+        """Off a terminal the default is plain text, not JSON; --log-format json gives one
+        complete JSON object a line, with the values the sentences say as fields."""
+        emu.script(
+            task_name, Timeline(provisioning=0.3, lines=(LogLine(0.0, "hello"),), runs_for=0.1)
+        )
         text = cli(*plain(*migration_args(task_name, "--", "x")))
         assert text.exit_code == 0
         assert not [line for line in text.stderr.splitlines() if line.startswith("{")]
-        assert any(line.startswith("task started ") for line in without_time(text.stderr))
         structured = cli(*migration_args(task_name, "--", "x"))
         events = [json.loads(line) for line in structured.stderr.splitlines()]
         assert len(events) == len(structured.stderr.splitlines())
-        assert events[-1]["event"] == "done"
+        running = next(e for e in events if e.get("status") == "RUNNING")
+        assert running["previous_status"] == "PROVISIONING"
+        assert running["seconds_in_previous"] > 0
+        end = next(e for e in events if e.get("outcome"))
+        assert (end["exit_code"], end["outcome"], end["lines"]) == (0, "succeeded", 1)
+        assert events[-1]["log_url"].startswith("https://us-east-1.console.aws.amazon.com/")
+
+    def test_quiet_keeps_only_warnings_errors_and_the_container(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """-q: the container's lines on stdout, and on stderr only the tool's warnings and
+        errors (here the failing end line); no phase, no link."""
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "boom"),), runs_for=0.1, exit_code=3))
+        run = cli(*plain(*migration_args(task_name, "-q", "--", "x")))
+        assert run.exit_code == 3
+        assert run.stdout == b"boom\n"
+        lines = without_time(run.stderr)
+        assert len(lines) == 1
+        assert lines[0].startswith("error: exit code 3 after 0 s RUNNING, ")
 
     def test_verbose_times_every_aws_call(self, emu: Emulator, cli: Cli, task_name: str) -> None:
         """-v: one debug line per AWS call, with its operation and duration."""

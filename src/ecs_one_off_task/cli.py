@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, NoReturn, TextIO
 
@@ -486,12 +487,20 @@ def _run(
 ) -> int:
     # Imported here so that --help and bad options answer without loading the AWS SDK.
     import anyio  # noqa: PLC0415
-    import structlog  # noqa: PLC0415
 
     from ecs_one_off_task.aws import Aws  # noqa: PLC0415
+    from ecs_one_off_task.ending import finish  # noqa: PLC0415
+    from ecs_one_off_task.facts import RunFacts  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
 
+    facts = RunFacts(
+        began_at=time.monotonic(),
+        began_wall=time.time(),
+        task_name=config.task.task_name,
+        cluster=config.placement.cluster,
+        log_group=config.task.log_group,
+    )
     redactor = Redactor()
     configure_logging(
         config.log_format,
@@ -500,19 +509,28 @@ def _run(
         verbosity=config.reporting.verbosity,
         environ=environ,
     )
-    log = structlog.get_logger(PROG)
     write = LineWriter(stdout)
 
     async def amain() -> int:
         async with Aws.connect(config.aws) as aws:
-            result = await run_one_off_task(config=config, aws=aws, write=write, redactor=redactor)
+            result = await run_one_off_task(
+                config=config, aws=aws, write=write, redactor=redactor, facts=facts
+            )
         return result.exit_code
 
+    failure: OneOffTaskError | None = None
     try:
-        return anyio.run(amain)
+        exit_code = anyio.run(amain)
     except OneOffTaskError as error:
-        log.error(str(error), exit_code=error.exit_code)
-        return error.exit_code
+        failure, exit_code = error, error.exit_code
+    finish(
+        facts=facts,
+        exit_code=exit_code,
+        error=failure,
+        ended_at=time.monotonic(),
+        ended_wall=time.time(),
+    )
+    return exit_code
 
 
 def main() -> NoReturn:

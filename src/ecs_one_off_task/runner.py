@@ -9,6 +9,7 @@ spent waiting budget or an unrecoverable error.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ import structlog
 from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
 from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import OneOffTaskError, TaskNotRun
+from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.follower import WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.plan import Plan, make_plan
+from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.tracking import Target, Tracker
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -44,13 +47,22 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     aws: Aws,
     write: WritePage,
     redactor: Redactor,
+    facts: RunFacts | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     handle_signals: bool = True,
 ) -> RunResult:
-    """Run the one-off task described by `config` and return how it ended."""
+    """Run the one-off task described by `config` and return how it ended.
+
+    `facts` gets what the run learns, for its report.
+    """
     interrupt = Interrupt()
+    facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
+    facts.task_name = config.task.task_name
+    facts.cluster = config.placement.cluster
+    facts.log_group = config.task.log_group
+    facts.region = aws.region
     tracker = Tracker(
         aws=aws,
         cluster=config.placement.cluster,
@@ -60,6 +72,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
         clock=clock,
         wall_clock=wall_clock,
         sleep=sleep,
+        facts=facts,
     )
     run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker)
     result: RunResult | None = None
@@ -75,6 +88,9 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
             failure = error
         finally:
             signals.cancel_scope.cancel()
+    if interrupt.received:
+        name = signal.Signals(interrupt.signum or signal.SIGINT).name
+        facts.ended(Outcome.INTERRUPTED, f"interrupted by {name}: the task was stopped")
     if failure is not None:
         raise failure
     if result is None:  # a second signal cancelled the run
@@ -100,13 +116,23 @@ class _Run:
         self.redactor = redactor
         self.tracker = tracker
         self.interrupt = tracker.interrupt
+        self.facts = tracker.facts
+        self.clock = tracker.clock
 
     async def execute(self) -> RunResult:
         spec = self.config.task
         with self.interrupt.phase():
+            began = self.clock()
             plan = await make_plan(self.config, self.aws, self.redactor)
+            self.facts.reference_arn = plan.reference_arn
+            self.facts.runs_on = plan.launch.describe()
+            launch_type = plan.launch.launch_type
+            self.facts.launch_type = None if launch_type is None else launch_type.value
+            took = self.clock() - began
+            log.info(f"reference read in {format_quick(took)}", said={"seconds": round(took, 3)})
             if self.config.dry_run:
                 self.write([json.dumps(plan.document(), indent=2, sort_keys=True, default=str)])
+                self.facts.ended(Outcome.DRY_RUN, "dry run: nothing was registered or started")
                 log.info("dry run: nothing was registered or started")
                 return RunResult(exit_code=0)
             task_definition_arn = await self._reuse_or_register(plan)
@@ -122,11 +148,16 @@ class _Run:
         if self.interrupt.received:
             return RunResult(exit_code=self.interrupt.exit_code)
 
-        started = self.tracker.clock()
+        started = self.clock()
         # Shielded: once RunTask is sent we must learn the ARNs to be able to stop the tasks.
         with anyio.CancelScope(shield=True):
             answer = await self.aws.run_task(plan.run_task_request(task_definition_arn))
+        took = self.clock() - started
         targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
+        for target in targets:
+            self.facts.track(
+                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
+            )
         if answer.failures:
             # Fewer tasks than asked: the run is not what was asked for.
             for target in targets:
@@ -135,12 +166,22 @@ class _Run:
                 f"RunTask started {len(targets)} of {self.config.placement.count} tasks:"
                 f" {'; '.join(answer.failures)}"
             )
+        ids = ", ".join(t.task_id for t in targets)
         log.info(
-            "task started",
-            task_arn=[t.task_arn for t in targets] if len(targets) > 1 else targets[0].task_arn,
-            runs_on=plan.launch.describe(),
+            f"{f'{len(targets)} tasks' if len(targets) > 1 else 'task'} {ids} started in"
+            f" {format_quick(took)} on {self.config.placement.cluster}"
+            f" with {plan.launch.describe()}",
+            said={
+                "seconds": round(took, 3),
+                "cluster": self.config.placement.cluster,
+                "runs_on": plan.launch.describe(),
+                # The end lines name them, with links.
+                "task_arn": [t.task_arn for t in targets]
+                if len(targets) > 1
+                else targets[0].task_arn,
+                "log_group": spec.log_group,
+            },
             from_service=list(plan.launch.from_service) or None,
-            log_group=spec.log_group,
             log_stream=[t.log_stream for t in targets]
             if len(targets) > 1
             else targets[0].log_stream,
@@ -152,13 +193,6 @@ class _Run:
         )
         exit_code = self.tracker.exit_code(followed)
         lines = sum(f.lines for f in followed)
-        log.info(
-            "done",
-            exit_code=exit_code,
-            lines=lines,
-            task_arn=targets[0].task_arn if len(targets) == 1 else [t.task_arn for t in targets],
-            log_stream=targets[0].log_stream,
-        )
         return RunResult(
             exit_code=exit_code,
             task_arns=tuple(t.task_arn for t in targets),
@@ -185,11 +219,25 @@ class _Run:
 
     async def _reuse_or_register(self, plan: Plan) -> str:
         if plan.reuse_arn is not None:
-            log.info("task definition unchanged: reusing it", task_definition=plan.reuse_arn)
-            return plan.reuse_arn
-        registered = await self.aws.register_task_definition(plan.register)
-        arn = str(registered["taskDefinitionArn"])
-        log.info("task definition registered", task_definition=arn)
+            arn, revision = plan.reuse_arn, int(plan.reuse_arn.rsplit(":", 1)[-1])
+            log.info(
+                f"revision {revision} reused: the task definition is unchanged",
+                said={"revision": revision},
+                task_definition=arn,
+            )
+        else:
+            began = self.clock()
+            registered = await self.aws.register_task_definition(plan.register)
+            took = self.clock() - began
+            arn, revision = str(registered["taskDefinitionArn"]), int(registered["revision"])
+            log.info(
+                f"revision {revision} registered in {format_quick(took)}",
+                said={"revision": revision, "seconds": round(took, 3)},
+                task_definition=arn,
+            )
+        self.facts.task_definition_arn = arn
+        self.facts.revision = revision
+        self.facts.revision_reused = plan.reuse_arn is not None
         return arn
 
 

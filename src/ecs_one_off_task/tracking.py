@@ -26,9 +26,11 @@ from ecs_one_off_task.errors import (
     OneOffTaskError,
     TaskNotRun,
 )
+from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
 from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -90,8 +92,12 @@ class Tracker:
         wall_clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         owns_tasks: bool = True,
+        facts: RunFacts | None = None,
     ) -> None:
-        """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them)."""
+        """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them).
+
+        `facts` gets what is seen (statuses, lines).
+        """
         self.aws = aws
         self.cluster = cluster
         self.timing = timing
@@ -101,11 +107,16 @@ class Tracker:
         self.wall_clock = wall_clock
         self.sleep = sleep
         self.owns_tasks = owns_tasks
+        self.facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
         self._stop_requested: set[str] = set()
         self._seen_stopped: set[str] = set()
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
         """Watch and follow every target until drained; `deadline` is on `clock`."""
+        for target in targets:
+            self.facts.track(
+                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
+            )
         try:
             return await self._follow(targets, deadline)
         except anyio.get_cancelled_exc_class():
@@ -136,7 +147,9 @@ class Tracker:
         """
         if self.interrupt.received:
             return self.interrupt.exit_code
-        if any(isinstance(f.ending, GaveUp) for f in followed):
+        gave_up = next((f.ending for f in followed if isinstance(f.ending, GaveUp)), None)
+        if gave_up is not None:
+            self.facts.ended(Outcome.GAVE_UP, f"gave up waiting ({gave_up.why}): task stopped")
             return EXIT_GAVE_UP
         ends: list[TaskEnd] = []
         for f in followed:
@@ -277,9 +290,15 @@ class Tracker:
                 start_time=target.start_time,
             )
 
+        seen = self.facts.task(target.task_arn)
+
+        def write(messages: Sequence[str]) -> None:
+            self.write(messages)
+            self.facts.wrote(seen, len(messages), at=self.clock())
+
         return LogFollower(
             fetch=fetch,
-            write=_labelled(self.write, target.label),
+            write=_labelled(write, target.label),
             log_interval=self.timing.log_interval,
             rate_limit=self.timing.log_rate_limit,
             clock=self.clock,
@@ -297,13 +316,10 @@ class Tracker:
         async def describe() -> Mapping[str, Any] | None:
             return await self.aws.describe_task(cluster=self.cluster, task_arn=target.task_arn)
 
+        seen = self.facts.task(target.task_arn)
+
         def on_status(status: str, task: Mapping[str, Any]) -> None:
-            log.info(
-                "task status",
-                status=status,
-                desired_status=task.get("desiredStatus"),
-                **({"task": target.task_id} if target.label else {}),
-            )
+            _status_changed(seen, status, task, at=self.clock())
             follower.wake()
 
         after_stop = poll_interval is not None
@@ -341,6 +357,27 @@ class Tracker:
             **({"task": target.task_id} if target.label else {}),
         )
         follower.task_stopped(at=stopped_at, grace=grace)
+
+
+def _status_changed(seen: TaskFacts, status: str, task: Mapping[str, Any], *, at: float) -> None:
+    """Say the new status, and how long the task spent in the one before."""
+    previous = seen.saw(status, task, at=at)
+    text = f"{seen.label}{status}"
+    if previous is not None:
+        text += f" after {format_duration(previous[1])} in {previous[0]}"
+    desired = task.get("desiredStatus")
+    if desired == "STOPPED" and status != "STOPPED":
+        text += " (desired STOPPED)"
+    log.info(
+        text,
+        said={
+            "status": status,
+            "previous_status": None if previous is None else previous[0],
+            "seconds_in_previous": None if previous is None else round(previous[1], 3),
+            "desired_status": desired,
+            **({"task": seen.task_id} if seen.label else {}),
+        },
+    )
 
 
 def _labelled(write: WritePage, label: str) -> WritePage:
