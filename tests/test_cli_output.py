@@ -52,8 +52,8 @@ def links(record: TaskRecord, task_name: str) -> list[str]:
 class TestReadableProgress:
     def test_the_exact_lines_of_a_run(self, emu: Emulator, cli: Cli, task_name: str) -> None:
         """Off a terminal: one plain line per event with phases and durations, the time spent in
-        each status, and the end with the task ARN and two console links last. None of it
-        reaches stdout."""
+        each status, a heartbeat on a silent stretch, the budget warning, and the end with the
+        task ARN and two console links last. None of it reaches stdout."""
         emu.script(
             task_name,
             Timeline(
@@ -63,7 +63,7 @@ class TestReadableProgress:
                 runs_for=3.0,
             ),
         )
-        args = ("--timeout", "8", "--drain-grace", "0.8", "--", "x")
+        args = ("--heartbeat", "1.3", "--timeout", "8", "--drain-grace", "0.8", "--", "x")
         run = cli(*plain(*migration_args(task_name, *args)))
         assert run.exit_code == 0
         assert run.stdout == b"migrating\nstep 2\ndone\n"
@@ -88,6 +88,11 @@ class TestReadableProgress:
             "PROVISIONING",
             "PENDING after 1 s in PROVISIONING",
             "RUNNING after 1 s in PENDING",
+            "still RUNNING after 1 s; last log line 1 s ago",
+            (
+                "warning: the task will be stopped in 4 s if it is still running:"
+                " give it longer with --timeout"
+            ),
             "STOPPED after 3 s in RUNNING",
             re.escape(
                 "task stopped: reading the last lines exit_code=0"

@@ -355,6 +355,14 @@ def _add_output_options(out: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="also show every AWS call with its duration (debug level)",
     )
+    out.add_argument(
+        "--heartbeat",
+        type=_non_negative_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when the container has printed nothing for this long, say the task is still "
+        "there, and again after as long; 0: never (default: %(default)s)",
+    )
 
 
 def _check_together(options: argparse.Namespace) -> None:
@@ -451,6 +459,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             else Verbosity.VERBOSE
             if options.verbose
             else Verbosity.NORMAL,
+            heartbeat=options.heartbeat,
         ),
         dry_run=options.dry_run,
     )

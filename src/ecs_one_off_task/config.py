@@ -120,6 +120,8 @@ class Reporting:
     """What the tool tells while it runs and leaves behind when it ends, beyond the exit code."""
 
     verbosity: Verbosity = Verbosity.NORMAL
+    heartbeat: float = 60.0
+    """Seconds without a container line before saying the task is still there; 0: never."""
 
 
 @dataclass(frozen=True, kw_only=True)

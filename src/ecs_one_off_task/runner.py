@@ -73,6 +73,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
         wall_clock=wall_clock,
         sleep=sleep,
         facts=facts,
+        heartbeat=config.reporting.heartbeat,
     )
     run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker)
     result: RunResult | None = None

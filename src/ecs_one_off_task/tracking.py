@@ -30,6 +30,7 @@ from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
 from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
@@ -93,10 +94,12 @@ class Tracker:
         sleep: Callable[[float], Awaitable[None]],
         owns_tasks: bool = True,
         facts: RunFacts | None = None,
+        heartbeat: float = 0.0,
     ) -> None:
         """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them).
 
-        `facts` gets what is seen (statuses, lines).
+        `facts` gets what is seen (statuses, lines); `heartbeat` seconds of silence before
+        saying the task is still there (0: never).
         """
         self.aws = aws
         self.cluster = cluster
@@ -108,6 +111,7 @@ class Tracker:
         self.sleep = sleep
         self.owns_tasks = owns_tasks
         self.facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
+        self.heartbeat = heartbeat
         self._stop_requested: set[str] = set()
         self._seen_stopped: set[str] = set()
 
@@ -211,9 +215,12 @@ class Tracker:
         async with anyio.create_task_group() as group:
             group.start_soon(follow_all)
             with self.interrupt.phase():
-                async with anyio.create_task_group() as watching:
-                    for index in range(len(targets)):
-                        watching.start_soon(watch, index, watching)
+                async with anyio.create_task_group() as pulsing:
+                    pulsing.start_soon(self._pulse(deadline).run)
+                    async with anyio.create_task_group() as watching:
+                        for index in range(len(targets)):
+                            watching.start_soon(watch, index, watching)
+                    pulsing.cancel_scope.cancel()
             if self.interrupt.received and not self.owns_tasks:
                 group.cancel_scope.cancel()
                 return [
@@ -280,6 +287,16 @@ class Tracker:
                 await self.stop(target.task_arn, reason)
 
     # -- the parts ---------------------------------------------------------------------------
+
+    def _pulse(self, deadline: float | None) -> Pulse:
+        return Pulse(
+            facts=self.facts,
+            every=self.heartbeat,
+            budget=Budget.of(self.timing, now=self.clock(), deadline=deadline),
+            stops_task=self.owns_tasks,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
 
     def _follower(self, target: Target) -> LogFollower:
         async def fetch(token: str | None) -> LogPage | None:
