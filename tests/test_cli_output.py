@@ -9,9 +9,12 @@ import io
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
+import jsonschema
 import pytest
 
+from ecs_one_off_task.report import SUMMARY_SCHEMA
 from tests.conftest import CliRun, migration_args
 from tests.emulator import Emulator, LogLine, TaskRecord, Timeline
 
@@ -192,3 +195,59 @@ class TestColour:
         assert run.exit_code == 0
         assert (ANSI in run.stderr) is coloured
         assert ANSI not in run.stdout.decode()
+
+
+class TestSummaryFile:
+    @pytest.mark.parametrize(
+        ("timeline", "exit_code", "outcome"),
+        [
+            (Timeline(lines=(LogLine(0.0, "ok"),), runs_for=0.1), 0, "succeeded"),
+            (Timeline(lines=(LogLine(0.0, "PG::Error"),), runs_for=0.1, exit_code=3), 3, "failed"),
+            (Timeline(run_task_failure="RESOURCE:MEMORY"), 125, "not-run"),
+        ],
+    )
+    def test_written_on_every_end(
+        self,
+        emu: Emulator,
+        cli: Cli,
+        task_name: str,
+        tmp_path: Path,
+        timeline: Timeline,
+        exit_code: int,
+        outcome: str,
+    ) -> None:
+        """--summary-json: one JSON object valid against the documented schema, for a success,
+        a container failure and a refused RunTask (with its error), and nothing else left in
+        the directory."""
+        emu.script(task_name, timeline)
+        path = tmp_path / "summary.json"
+        run = cli(*migration_args(task_name, "--summary-json", str(path), "--", "x"))
+        assert run.exit_code == exit_code
+        document = json.loads(path.read_text())
+        jsonschema.validate(document, SUMMARY_SCHEMA, format_checker=jsonschema.FormatChecker())
+        assert (document["exit_code"], document["outcome"]) == (exit_code, outcome)
+        assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+        assert document["task_definition_arn"].endswith(f"task-definition/{task_name}:1")
+        if outcome == "not-run":
+            assert "RESOURCE:MEMORY" in document["error"]
+            assert document["tasks"] == []
+            return
+        record = emu.task_records()[-1]
+        (task,) = document["tasks"]
+        assert task["task_arn"] == record.task_arn
+        assert task["exit_code"] == exit_code
+        assert task["stop_code"] == "EssentialContainerExited"
+        assert task["log_stream"] == record.log_stream
+        assert task["lines"] == document["lines"] == 1
+        assert task["seconds_in_status"]["RUNNING"] >= 0
+        assert task["started_at"].endswith("Z")
+
+    def test_a_missing_directory_is_refused_before_any_call(
+        self, emu: Emulator, cli: Cli, task_name: str, tmp_path: Path
+    ) -> None:
+        """A summary file that could not be written at the end is a usage error up front."""
+        path = tmp_path / "nowhere" / "summary.json"
+        run = cli(*migration_args(task_name, "--summary-json", str(path), "--", "x"))
+        assert run.exit_code == 2
+        assert "does not exist" in run.stderr
+        assert emu.operations() == []

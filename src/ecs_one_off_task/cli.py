@@ -363,6 +363,11 @@ def _add_output_options(out: argparse._ArgumentGroup) -> None:
         help="when the container has printed nothing for this long, say the task is still "
         "there, and again after as long; 0: never (default: %(default)s)",
     )
+    out.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        help="when the run ends, however it ends, write its summary to FILE as one JSON object",
+    )
 
 
 def _check_together(options: argparse.Namespace) -> None:
@@ -460,6 +465,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             if options.verbose
             else Verbosity.NORMAL,
             heartbeat=options.heartbeat,
+            summary_json=options.summary_json,
         ),
         dry_run=options.dry_run,
     )
@@ -498,11 +504,15 @@ def _run(
     import anyio  # noqa: PLC0415
 
     from ecs_one_off_task.aws import Aws  # noqa: PLC0415
-    from ecs_one_off_task.ending import finish  # noqa: PLC0415
+    from ecs_one_off_task.ending import check_summary_path, finish  # noqa: PLC0415
     from ecs_one_off_task.facts import RunFacts  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
 
+    problem = check_summary_path(config.reporting.summary_json)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=stderr)
+        return EXIT_USAGE
     facts = RunFacts(
         began_at=time.monotonic(),
         began_wall=time.time(),
@@ -536,6 +546,8 @@ def _run(
         facts=facts,
         exit_code=exit_code,
         error=failure,
+        redactor=redactor,
+        summary_path=config.reporting.summary_json,
         ended_at=time.monotonic(),
         ended_wall=time.time(),
     )

@@ -122,6 +122,8 @@ class Reporting:
     verbosity: Verbosity = Verbosity.NORMAL
     heartbeat: float = 60.0
     """Seconds without a container line before saying the task is still there; 0: never."""
+    summary_json: str | None = None
+    """Write the run's summary as one JSON object to this file when the run ends."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from pathlib import Path
 from typing import IO, Any, TextIO
 
 import structlog
@@ -88,19 +90,22 @@ class Redactor:
         """Redact every string value of the event."""
         if self._secrets:
             for key, value in event.items():
-                event[key] = self._scrub(value)
+                event[key] = self.scrub(value)
         return event
 
-    def _scrub(self, value: Any) -> Any:  # noqa: ANN401 - any event value
+    def scrub(self, value: Any) -> Any:  # noqa: ANN401 - any event or summary value
+        """`value` with every secret replaced, looking into lists, tuples and dicts."""
+        if not self._secrets:
+            return value
         if isinstance(value, str):
             for secret in self._secrets:
                 if secret in value:
                     value = value.replace(secret, REDACTED)
             return value
         if isinstance(value, list | tuple):
-            return type(value)(self._scrub(v) for v in value)
+            return type(value)(self.scrub(v) for v in value)
         if isinstance(value, dict):
-            return {k: self._scrub(v) for k, v in value.items()}
+            return {k: self.scrub(v) for k, v in value.items()}
         return value
 
 
@@ -250,3 +255,20 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return chosen
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the whole new one.
+
+    Written to a temporary file in the same directory (same file system), then renamed.
+    """
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o644)  # mkstemp's 0600 would hide it from other readers
+            file.write(text)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

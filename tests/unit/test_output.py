@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import structlog
@@ -15,6 +16,7 @@ from ecs_one_off_task.output import (
     Redactor,
     configure_logging,
     resolve_format,
+    write_atomically,
 )
 
 
@@ -135,3 +137,14 @@ class TestPlainRenderer:
         for level in ("debug", "info", "warning", "error"):
             getattr(log, level)(level)
         assert [json.loads(line)["level"] for line in sink.getvalue().splitlines()] == shown
+
+
+class TestSummaryFile:
+    def test_written_whole_then_renamed(self, tmp_path: Path) -> None:
+        """The file is replaced at once, readable by others, with no temporary left behind."""
+        target = tmp_path / "summary.json"
+        target.write_text("old")
+        write_atomically(target, '{"exit_code": 0}\n')
+        assert target.read_text() == '{"exit_code": 0}\n'
+        assert target.stat().st_mode & 0o777 == 0o644
+        assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]

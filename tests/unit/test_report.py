@@ -1,17 +1,21 @@
-"""The report: durations as people read them, console links, the end lines."""
+"""The report: durations as people read them, console links, the summary and its schema."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import jsonschema
 import pytest
 
-from ecs_one_off_task.facts import RunFacts
+from ecs_one_off_task.errors import TaskNotRun
+from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.report import (
+    SUMMARY_SCHEMA,
     build_report,
     end_lines,
     format_duration,
     log_console_url,
+    summary,
     task_console_url,
 )
 
@@ -114,6 +118,44 @@ class TestConsoleLinks:
     def test_other_partitions(self, region: str, console: str) -> None:
         """China and GovCloud regions link to their own consoles."""
         assert task_console_url(region=region, cluster="c", task_id="t").startswith(console)
+
+
+class TestSummary:
+    def test_a_success_against_the_schema(self) -> None:
+        """A finished run's summary validates against the documented schema and says what
+        happened: revision, times in each status from what was seen, RUNNING from ECS's own
+        startedAt to the container's stop, links."""
+        report = build_report(
+            facts_of_a_run(), exit_code=0, ended_at=163.0, ended_wall=0.0, tool_version="1.0"
+        )
+        document = summary(report)
+        jsonschema.validate(document, SUMMARY_SCHEMA, format_checker=jsonschema.FormatChecker())
+        assert document["outcome"] == "succeeded"
+        assert (document["revision"], document["revision_reused"]) == (4, False)
+        assert document["seconds"] == 63.0
+        assert document["lines"] == 3
+        task = document["tasks"][0]
+        assert task["seconds_in_status"] == {"PROVISIONING": 12.0, "PENDING": 1.0, "RUNNING": 43.0}
+        assert task["seconds_running"] == 42.5
+        assert task["started_at"] == "2026-11-27T10:00:13.000Z"
+        assert task["stopped_at"] == "2026-11-27T10:00:57.000Z"
+        assert task["console_url"].startswith("https://eu-west-1.console.aws.amazon.com/ecs/")
+        assert task["lines"] == 3
+
+    def test_an_error_before_any_task(self) -> None:
+        """A run that ended before RunTask has no tasks, and its error."""
+        facts = RunFacts(began_at=0.0, began_wall=0.0, task_name="mig", cluster="c")
+        facts.failed(TaskNotRun("RunTask started no task: RESOURCE:MEMORY"))
+        document = summary(
+            build_report(facts, exit_code=125, ended_at=1.0, ended_wall=1.0, tool_version="1")
+        )
+        jsonschema.validate(document, SUMMARY_SCHEMA)
+        assert (document["outcome"], document["tasks"]) == ("not-run", [])
+        assert document["error"] == "RunTask started no task: RESOURCE:MEMORY"
+
+    def test_the_schema_lists_every_outcome(self) -> None:
+        """The schema's outcome enum is the tool's list of outcomes."""
+        assert SUMMARY_SCHEMA["properties"]["outcome"]["enum"] == [o.value for o in Outcome]
 
 
 class TestEndLines:
