@@ -251,3 +251,21 @@ class TestSummaryFile:
         assert run.exit_code == 2
         assert "does not exist" in run.stderr
         assert emu.operations() == []
+
+
+class TestTimestamps:
+    def test_each_line_after_its_events_timestamp(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--timestamps: each container line follows its CloudWatch event's timestamp, ISO 8601
+        in UTC with milliseconds."""
+        emu.script(
+            task_name, Timeline(lines=(LogLine(0.0, "one"), LogLine(0.1, "two")), runs_for=0.2)
+        )
+        run = cli(*migration_args(task_name, "--timestamps", "--", "x"))
+        assert run.exit_code == 0
+        from ecs_one_off_task.output import timestamped  # noqa: PLC0415
+
+        record = emu.task_records()[-1]
+        assert run.lines == [timestamped(line.timestamp, line.message) for line in record.lines]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z one", run.lines[0])

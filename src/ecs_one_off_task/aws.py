@@ -226,11 +226,18 @@ class Aws:
             await self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
 
     async def get_log_events(
-        self, *, group: str, stream: str, token: str | None, start_time: int | None = None
+        self,
+        *,
+        group: str,
+        stream: str,
+        token: str | None,
+        start_time: int | None = None,
+        timestamps: bool = False,
     ) -> LogPage | None:
         """One forward page of the stream after `token`; None while the stream does not exist.
 
         `start_time` (ms since the epoch) places the first read; the token then keeps its place.
+        `timestamps` also returns each event's timestamp.
         """
         arguments: dict[str, Any] = {
             "logGroupName": group,
@@ -251,6 +258,7 @@ class Aws:
         return LogPage(
             messages=[event["message"] for event in response["events"]],
             next_forward_token=response["nextForwardToken"],
+            timestamps=[event["timestamp"] for event in response["events"]] if timestamps else (),
         )
 
 

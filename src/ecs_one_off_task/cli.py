@@ -364,6 +364,11 @@ def _add_output_options(out: argparse._ArgumentGroup) -> None:
         "there, and again after as long; 0: never (default: %(default)s)",
     )
     out.add_argument(
+        "--timestamps",
+        action="store_true",
+        help="put each container line's timestamp (ISO 8601, UTC, ms) before it on stdout",
+    )
+    out.add_argument(
         "--summary-json",
         metavar="FILE",
         help="when the run ends, however it ends, write its summary to FILE as one JSON object",
@@ -466,6 +471,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             else Verbosity.NORMAL,
             heartbeat=options.heartbeat,
             summary_json=options.summary_json,
+            timestamps=options.timestamps,
         ),
         dry_run=options.dry_run,
     )

@@ -124,6 +124,8 @@ class Reporting:
     """Seconds without a container line before saying the task is still there; 0: never."""
     summary_json: str | None = None
     """Write the run's summary as one JSON object to this file when the run ends."""
+    timestamps: bool = False
+    """Put each container line's event timestamp before it on stdout."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -255,6 +256,14 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     return chosen
+
+
+def timestamped(timestamp_ms: int, message: str) -> str:
+    """`message` after its event's timestamp: ISO 8601, UTC, milliseconds (--timestamps)."""
+    # Whole seconds and milliseconds apart: ms / 1000 as a float can round down a millisecond.
+    seconds, millis = divmod(timestamp_ms, 1000)
+    instant = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(milliseconds=millis)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z") + " " + message
 
 
 def write_atomically(path: str | Path, text: str) -> None:

@@ -74,6 +74,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
         sleep=sleep,
         facts=facts,
         heartbeat=config.reporting.heartbeat,
+        timestamps=config.reporting.timestamps,
     )
     run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker)
     result: RunResult | None = None

@@ -30,6 +30,7 @@ from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
 from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.output import timestamped
 from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
@@ -95,11 +96,13 @@ class Tracker:
         owns_tasks: bool = True,
         facts: RunFacts | None = None,
         heartbeat: float = 0.0,
+        timestamps: bool = False,
     ) -> None:
         """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them).
 
         `facts` gets what is seen (statuses, lines); `heartbeat` seconds of silence before
-        saying the task is still there (0: never).
+        saying the task is still there (0: never); `timestamps` puts each event's timestamp
+        before its line.
         """
         self.aws = aws
         self.cluster = cluster
@@ -112,6 +115,7 @@ class Tracker:
         self.owns_tasks = owns_tasks
         self.facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
         self.heartbeat = heartbeat
+        self.timestamps = timestamps
         self._stop_requested: set[str] = set()
         self._seen_stopped: set[str] = set()
 
@@ -300,11 +304,21 @@ class Tracker:
 
     def _follower(self, target: Target) -> LogFollower:
         async def fetch(token: str | None) -> LogPage | None:
-            return await self.aws.get_log_events(
+            page = await self.aws.get_log_events(
                 group=target.log_group,
                 stream=target.log_stream,
                 token=token,
                 start_time=target.start_time,
+                timestamps=self.timestamps,
+            )
+            if page is None or not self.timestamps:
+                return page
+            return LogPage(
+                messages=[
+                    timestamped(at, message)
+                    for at, message in zip(page.timestamps, page.messages, strict=True)
+                ],
+                next_forward_token=page.next_forward_token,
             )
 
         seen = self.facts.task(target.task_arn)

@@ -16,6 +16,7 @@ from ecs_one_off_task.output import (
     Redactor,
     configure_logging,
     resolve_format,
+    timestamped,
     write_atomically,
 )
 
@@ -137,6 +138,13 @@ class TestPlainRenderer:
         for level in ("debug", "info", "warning", "error"):
             getattr(log, level)(level)
         assert [json.loads(line)["level"] for line in sink.getvalue().splitlines()] == shown
+
+
+class TestTimestamps:
+    def test_iso_8601_utc_milliseconds(self) -> None:
+        """--timestamps puts the event's time before the line: UTC, milliseconds, a Z."""
+        assert timestamped(1_795_000_000_123, "migrating") == "2026-11-18T11:06:40.123Z migrating"
+        assert timestamped(1_795_000_000_001, "x").startswith("2026-11-18T11:06:40.001Z")
 
 
 class TestSummaryFile:
