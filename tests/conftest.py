@@ -23,7 +23,10 @@ _names = itertools.count(1)
 
 # Variables that change what the tool prints: a test sets the ones it is about, no other leaks
 # in from the shell or the CI system running the suite.
-OUTPUT_VARIABLES = ("NO_COLOR", "FORCE_COLOR")
+OUTPUT_VARIABLES = (
+    "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITLAB_CI", "NO_COLOR",
+    "FORCE_COLOR",
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

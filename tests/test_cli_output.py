@@ -1,4 +1,4 @@
-"""The real CLI against the emulator: what a person reads in a CI log, and what it leaves.
+"""The real CLI against the emulator: what a person reads in a CI log, and what CI systems get.
 
 stderr is a StringIO here, i.e. not a terminal: the default format is plain text.
 """
@@ -269,3 +269,162 @@ class TestTimestamps:
         record = emu.task_records()[-1]
         assert run.lines == [timestamped(line.timestamp, line.message) for line in record.lines]
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z one", run.lines[0])
+
+
+class RunnerLog:
+    """stdout and stderr in the order written, as GitHub's runner reads a step's output."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str | None]] = []
+        self.stderr = self._Stderr(self.entries)
+
+    class _Stderr(io.StringIO):
+        def __init__(self, entries: list[tuple[str, str | None]]) -> None:
+            super().__init__()
+            self.entries = entries
+
+        def write(self, text: str) -> int:
+            self.entries.append(("err", text))
+            return super().write(text)
+
+    def stdout_written(self) -> None:
+        self.entries.append(("out", None))
+
+    def lines(self, run: CliRun) -> list[tuple[str, str]]:
+        """Each complete line with its stream, stdout's writes put back in their places."""
+        writes = iter(data.decode() for data, _ in run.writes)
+        lines: list[tuple[str, str]] = []
+        pending = {"out": "", "err": ""}
+        for stream, text in self.entries:
+            pending[stream] += next(writes) if text is None else text
+            *complete, pending[stream] = pending[stream].split("\n")
+            lines.extend((stream, line) for line in complete)
+        return lines
+
+
+def executed_commands(lines: list[tuple[str, str]]) -> list[str]:
+    """The workflow commands GitHub's runner would execute, by its rules: `::name ...::data`
+    at the start of a line, none between `::stop-commands::TOKEN` and `::TOKEN::`."""
+    executed = []
+    token = None
+    for _, line in lines:
+        if token is not None:
+            if line == f"::{token}::":
+                token = None
+                executed.append("(resumed)")
+            continue
+        match = re.match(r"::([a-z-]+)( [^:]*)?::(.*)", line)
+        if match:
+            executed.append(line)
+            if match[1] == "stop-commands":
+                token = match[3]
+    return executed
+
+
+class TestGitHubActions:
+    def test_commands_in_the_containers_output_are_not_executed(
+        self,
+        emu: Emulator,
+        cli: Cli,
+        task_name: str,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+    ) -> None:
+        """A container printing `::error::injected` and `::add-mask::x`: the runner would run
+        only the tool's own commands: the set-up group, closed before stop-commands, and the
+        tool's ::error after the closing token; the container's lines stay byte for byte."""
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        summary, outputs = tmp_path / "summary.md", tmp_path / "output"
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+        printed = ("::error::injected", "::add-mask::x", "::stop-commands::guess", "plain")
+        emu.script(
+            task_name,
+            Timeline(
+                lines=tuple(LogLine(0.01 * i, m) for i, m in enumerate(printed)),
+                runs_for=0.2,
+                exit_code=2,
+            ),
+        )
+        log = RunnerLog()
+        run = cli(
+            *plain(*migration_args(task_name, "--", "x")),
+            stderr=log.stderr,
+            on_write=log.stdout_written,
+        )
+        assert run.exit_code == 2
+        stdout = run.lines
+        token = stdout[0].removeprefix("::stop-commands::")
+        assert re.fullmatch(r"[0-9a-f]{32}", token)
+        assert stdout == [f"::stop-commands::{token}", *printed, f"::{token}::"]
+        commands = executed_commands(log.lines(run))
+        assert commands[:3] == [
+            f"::group::ecs-one-off-task: set up {task_name}",
+            "::endgroup::",
+            f"::stop-commands::{token}",
+        ]
+        assert commands[3] == "(resumed)"
+        assert commands[4].startswith("::error title=exit code 2%3A the container exited")
+        assert len(commands) == 5
+        record = emu.task_records()[-1]
+        assert outputs.read_text() == f"task-arn={record.task_arn}\nexit-code=2\n"
+        assert summary.read_text().startswith(
+            f"### ecs-one-off-task: `{task_name}` failed: exit code 2\n"
+        )
+
+    def test_nothing_of_it_outside_github_actions(
+        self,
+        emu: Emulator,
+        cli: Cli,
+        task_name: str,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+    ) -> None:
+        """Without GITHUB_ACTIONS=true: stdout is the container's lines alone, no marker on
+        stderr, and the files are not written even when their variables are set."""
+        outputs = tmp_path / "output"
+        monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "::warning::x"),), runs_for=0.1))
+        run = cli(*plain(*migration_args(task_name, "--", "x")))
+        assert run.exit_code == 0
+        assert run.stdout == b"::warning::x\n"
+        assert "::" not in "".join(line[:11] for line in without_time(run.stderr))
+        assert not outputs.exists()
+
+    def test_allowed_workflow_commands(
+        self, emu: Emulator, cli: Cli, task_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """--allow-workflow-commands: the container's lines are not wrapped."""
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "::notice::hi"),), runs_for=0.1))
+        run = cli(*migration_args(task_name, "--allow-workflow-commands", "--", "x"))
+        assert run.stdout == b"::notice::hi\n"
+
+
+class TestGitLabCi:
+    def test_setup_in_a_collapsed_section(
+        self, emu: Emulator, cli: Cli, task_name: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """GITLAB_CI=true: the set-up events are in a collapsed section on stderr, closed before
+        the container's first line; stdout is the container's lines alone."""
+        monkeypatch.setenv("GITLAB_CI", "true")
+        emu.script(task_name, Timeline(lines=(LogLine(0.0, "hello"),), runs_for=0.1))
+        log = RunnerLog()
+        run = cli(
+            *plain(*migration_args(task_name, "--", "x")),
+            stderr=log.stderr,
+            on_write=log.stdout_written,
+        )
+        assert run.stdout == b"hello\n"
+        lines = log.lines(run)
+        start = next(i for i, (_, text) in enumerate(lines) if "section_start:" in text)
+        end = next(i for i, (_, text) in enumerate(lines) if "section_end:" in text)
+        first = lines.index(("out", "hello"))
+        assert start == 0
+        assert re.fullmatch(
+            r"\x1b\[0Ksection_start:\d+:ecs_one_off_task_setup\[collapsed=true\]\r\x1b\[0K"
+            + re.escape(f"ecs-one-off-task: set up {task_name}"),
+            lines[start][1],
+        )
+        assert start < end < first
+        assert "started in" in lines[end - 1][1]

@@ -373,6 +373,12 @@ def _add_output_options(out: argparse._ArgumentGroup) -> None:
         metavar="FILE",
         help="when the run ends, however it ends, write its summary to FILE as one JSON object",
     )
+    out.add_argument(
+        "--allow-workflow-commands",
+        action="store_true",
+        help="under GitHub Actions, let the container's lines run workflow commands "
+        "(by default they are printed inside ::stop-commands::)",
+    )
 
 
 def _check_together(options: argparse.Namespace) -> None:
@@ -472,6 +478,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             heartbeat=options.heartbeat,
             summary_json=options.summary_json,
             timestamps=options.timestamps,
+            allow_workflow_commands=options.allow_workflow_commands,
         ),
         dry_run=options.dry_run,
     )
@@ -486,7 +493,7 @@ def run_cli(
 ) -> int:
     """Run the tool as the console script does and return the exit code.
 
-    `environ` is where NO_COLOR and FORCE_COLOR are read.
+    `environ` is where NO_COLOR, FORCE_COLOR and the CI system's variables are read.
     """
     err = stderr if stderr is not None else sys.stderr
     try:
@@ -510,6 +517,7 @@ def _run(
     import anyio  # noqa: PLC0415
 
     from ecs_one_off_task.aws import Aws  # noqa: PLC0415
+    from ecs_one_off_task.ci import CiMarkers, detect  # noqa: PLC0415
     from ecs_one_off_task.ending import check_summary_path, finish  # noqa: PLC0415
     from ecs_one_off_task.facts import RunFacts  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
@@ -535,11 +543,20 @@ def _run(
         environ=environ,
     )
     write = LineWriter(stdout)
+    ci = CiMarkers(
+        system=detect(environ),
+        stderr=stderr,
+        write=write,
+        environ=environ,
+        wall_clock=time.time,
+        allow_workflow_commands=config.reporting.allow_workflow_commands,
+    )
+    ci.setup_begins(f"{PROG}: set up {config.task.task_name}")
 
     async def amain() -> int:
         async with Aws.connect(config.aws) as aws:
             result = await run_one_off_task(
-                config=config, aws=aws, write=write, redactor=redactor, facts=facts
+                config=config, aws=aws, write=write, redactor=redactor, facts=facts, ci=ci
             )
         return result.exit_code
 
@@ -552,6 +569,7 @@ def _run(
         facts=facts,
         exit_code=exit_code,
         error=failure,
+        ci=ci,
         redactor=redactor,
         summary_path=config.reporting.summary_json,
         ended_at=time.monotonic(),

@@ -126,6 +126,8 @@ class Reporting:
     """Write the run's summary as one JSON object to this file when the run ends."""
     timestamps: bool = False
     """Put each container line's event timestamp before it on stdout."""
+    allow_workflow_commands: bool = False
+    """Under GitHub Actions, let the container's lines run workflow commands (`::...`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

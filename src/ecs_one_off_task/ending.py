@@ -1,7 +1,9 @@
-"""The end of every run, however it ended: the last lines and the summary file.
+"""The end of every run, however it ended: the last lines, the CI's outputs, the summary file.
 
-In this order: the error that ended the run is said, then how the run ended, the task ARN and
-its two console links (the last lines a person sees), then the --summary-json file is written.
+In this order, because CI log readers need it: whatever the run left open is closed (the CI
+group, GitHub's stop-commands), the error that ended the run is said, then how the run ended,
+the task ARN and its two console links (the last lines a person sees), then the CI's failure
+annotation, step summary and outputs, and the --summary-json file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import structlog
 
 from ecs_one_off_task._version import __version__
+from ecs_one_off_task.ci import CiMarkers
 from ecs_one_off_task.errors import OneOffTaskError
 from ecs_one_off_task.facts import RunFacts
 from ecs_one_off_task.output import Redactor, write_atomically
@@ -25,6 +28,7 @@ def finish(  # noqa: PLR0913 - what the end of a run needs, named
     facts: RunFacts,
     exit_code: int,
     error: OneOffTaskError | None,
+    ci: CiMarkers,
     redactor: Redactor,
     summary_path: str | None,
     ended_at: float,
@@ -40,10 +44,13 @@ def finish(  # noqa: PLR0913 - what the end of a run needs, named
         ended_wall=ended_wall,
         tool_version=__version__,
     )
+    ci.output_ends()
+    ci.setup_ends()
     if error is not None:
         log.error(str(error), exit_code=error.exit_code)
     for line in end_lines(report):
         getattr(log, line.level)(line.text, said=line.said, **line.fields)
+    ci.finished(report, scrub=redactor.scrub)
     if summary_path is not None:
         try:
             document = redactor.scrub(summary(report))

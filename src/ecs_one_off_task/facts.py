@@ -1,8 +1,8 @@
 """What a run has learnt so far, noted as it goes by the runner and the tracker. No I/O.
 
 The one mutable record of a run: the heartbeat reads it while the task runs, and when the run
-ends, however it ends, the frozen `report.Report` is built from it for the end lines and the
-summary file. Times are on the run's monotonic clock unless named `wall`.
+ends, however it ends, the frozen `report.Report` is built from it for the end lines, the
+summary file and the CI outputs. Times are on the run's monotonic clock unless named `wall`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The report of a run, built once from its facts when it ends. Pure: no I/O.
 
 One frozen `Report` feeds everything the end of a run leaves behind: the end lines on stderr
-(the task ARN and two console links last) and the summary object of --summary-json with its
-JSON Schema. Durations are written the way a
+(the task ARN and two console links last), the summary object of --summary-json with its JSON
+Schema, and the Markdown table of a GitHub step summary. Durations are written the way a
 person reads them in a log (`12 s`, `14m 05s`).
 """
 
@@ -373,6 +373,71 @@ SUMMARY_SCHEMA: dict[str, Any] = {
     },
 }
 SUMMARY_SCHEMA["required"] = list(SUMMARY_SCHEMA["properties"])
+
+
+# -- the Markdown table (GitHub step summary) ---------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(value: object) -> str:
+    return f"`{_cell(value)}`" if value not in (None, "") else ""
+
+
+def _link(text: str, url: str | None) -> str:
+    return f"[{text}]({url})" if url else text
+
+
+def _statuses(task: TaskReport) -> str:
+    return ", ".join(f"{status} {format_duration(s)}" for status, s in task.seconds_in_status)
+
+
+def markdown(report: Report) -> str:
+    """The run as Markdown: a table of the run, then one row per task."""
+    title = "succeeded" if not report.failed else f"failed: exit code {report.exit_code}"
+    revision = ""
+    if report.revision is not None:
+        how = "reused" if report.revision_reused else "registered"
+        revision = f" (revision {report.revision}, {how})"
+    rows = [
+        ("outcome", f"{report.outcome.value}: {_cell(report.reason)}"),
+        ("exit code", str(report.exit_code)),
+        ("task definition", _code(report.task_definition_arn) + revision),
+        ("cluster", _code(report.cluster)),
+        ("runs on", _cell(report.runs_on)),
+        ("log group", _code(report.log_group)),
+        ("lines printed", str(report.lines)),
+        ("total time", format_duration(report.seconds)),
+    ]
+    if report.error:
+        rows.append(("error", _cell(report.error)))
+    lines = [
+        f"### ecs-one-off-task: `{_cell(report.task_name)}` {title}",
+        "",
+        "| | |",
+        "|---|---|",
+        *(f"| {name} | {value} |" for name, value in rows),
+    ]
+    if report.tasks:
+        lines += [
+            "",
+            (
+                "| task | status | exit code | stopCode | stoppedReason | time in each status"
+                " | started | stopped | log stream | lines |"
+            ),
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines.extend(
+            f"| {_link(_code(t.task_id), t.console_url)} | {_cell(t.last_status)}"
+            f" | {_cell(t.exit_code)} | {_cell(t.stop_code)} | {_cell(t.stopped_reason)}"
+            f" | {_statuses(t)} | {_cell(iso(t.started_at))} | {_cell(iso(t.stopped_at))}"
+            f" | {_link(_code(t.log_stream), t.log_url)} | {t.lines} |"
+            for t in report.tasks
+        )
+    return "\n".join(lines) + "\n"
 
 
 # -- the end lines -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import anyio
 import structlog
 
 from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
+from ecs_one_off_task.ci import CiMarkers, CiSystem
 from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import OneOffTaskError, TaskNotRun
 from ecs_one_off_task.facts import Outcome, RunFacts
@@ -48,6 +50,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     write: WritePage,
     redactor: Redactor,
     facts: RunFacts | None = None,
+    ci: CiMarkers | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
@@ -55,7 +58,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
 ) -> RunResult:
     """Run the one-off task described by `config` and return how it ended.
 
-    `facts` gets what the run learns, for its report.
+    `facts` gets what the run learns, for its report; `ci` writes the CI system's markers.
     """
     interrupt = Interrupt()
     facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
@@ -63,6 +66,9 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     facts.cluster = config.placement.cluster
     facts.log_group = config.task.log_group
     facts.region = aws.region
+    ci = ci or CiMarkers(
+        system=CiSystem.NONE, stderr=sys.stderr, write=write, environ={}, wall_clock=wall_clock
+    )
     tracker = Tracker(
         aws=aws,
         cluster=config.placement.cluster,
@@ -76,7 +82,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
         heartbeat=config.reporting.heartbeat,
         timestamps=config.reporting.timestamps,
     )
-    run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker)
+    run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker, ci=ci)
     result: RunResult | None = None
     failure: OneOffTaskError | None = None
     async with anyio.create_task_group() as signals:
@@ -103,7 +109,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
 class _Run:
     """One run's steps; `execute` reads top to bottom in the order things happen."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the collaborators are injected on purpose
         self,
         *,
         config: RunConfig,
@@ -111,6 +117,7 @@ class _Run:
         write: WritePage,
         redactor: Redactor,
         tracker: Tracker,
+        ci: CiMarkers,
     ) -> None:
         self.config = config
         self.aws = aws
@@ -119,6 +126,7 @@ class _Run:
         self.tracker = tracker
         self.interrupt = tracker.interrupt
         self.facts = tracker.facts
+        self.ci = ci
         self.clock = tracker.clock
 
     async def execute(self) -> RunResult:
@@ -133,6 +141,7 @@ class _Run:
             took = self.clock() - began
             log.info(f"reference read in {format_quick(took)}", said={"seconds": round(took, 3)})
             if self.config.dry_run:
+                self.ci.setup_ends()
                 self.write([json.dumps(plan.document(), indent=2, sort_keys=True, default=str)])
                 self.facts.ended(Outcome.DRY_RUN, "dry run: nothing was registered or started")
                 log.info("dry run: nothing was registered or started")
@@ -190,9 +199,11 @@ class _Run:
             gives_up_after=_waiting_budget(self.config.timing),
         )
         timeout = self.config.timing.timeout
+        self.ci.output_begins()
         followed = await self.tracker.follow(
             targets, deadline=None if timeout is None else started + timeout
         )
+        self.ci.output_ends()
         exit_code = self.tracker.exit_code(followed)
         lines = sum(f.lines for f in followed)
         return RunResult(

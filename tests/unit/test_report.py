@@ -15,6 +15,7 @@ from ecs_one_off_task.report import (
     end_lines,
     format_duration,
     log_console_url,
+    markdown,
     summary,
     task_console_url,
 )
@@ -177,3 +178,23 @@ class TestEndLines:
             "stopped_reason": "Essential container in task exited",
             "lines": 3,
         }
+
+
+class TestMarkdown:
+    def test_run_and_task_tables(self) -> None:
+        """The step summary has the run's table, then a row for the task with its links."""
+        report = build_report(
+            facts_of_a_run(exit_code=3), exit_code=3, ended_at=163.0, ended_wall=0, tool_version="1"
+        )
+        text = markdown(report)
+        assert text.startswith("### ecs-one-off-task: `mig` failed: exit code 3\n")
+        assert "| outcome | failed: the container exited with code 3 |" in text
+        assert (
+            "| task definition | `arn:aws:ecs:eu-west-1:123456789012:task-definition/mig:4`"
+            " (revision 4, registered) |"
+        ) in text
+        assert (
+            f"| [`0123456789abcdef0123456789abcdef`]({report.tasks[0].console_url}) | STOPPED"
+            " | 3 | EssentialContainerExited | Essential container in task exited"
+            " | PROVISIONING 12 s, PENDING 1 s, RUNNING 43 s |"
+        ) in text
