@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -198,3 +200,14 @@ class TestMarkdown:
             " | 3 | EssentialContainerExited | Essential container in task exited"
             " | PROVISIONING 12 s, PENDING 1 s, RUNNING 43 s |"
         ) in text
+
+
+class TestDocumentation:
+    def test_the_readme_documents_every_summary_field(self) -> None:
+        """Every field of the summary schema, and of its tasks, has a row in the README."""
+        readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+        section = readme[readme.index("### The summary file") : readme.index("## In CI")]
+        documented = set(re.findall(r"`((?:tasks\[\]\.)?[a-z_]+)`", section))
+        task_fields = SUMMARY_SCHEMA["properties"]["tasks"]["items"]["properties"]
+        expected = set(SUMMARY_SCHEMA["properties"]) | {f"tasks[].{name}" for name in task_fields}
+        assert expected - documented == set()
