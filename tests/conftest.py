@@ -34,6 +34,20 @@ FAST = ["--poll-interval", "0.1", "--log-interval", "0.05", "--drain-grace", "0.
 _names = itertools.count(1)
 
 
+# Variables that change what the tool prints: a test sets the ones it is about, no other leaks
+# in from the shell or the CI system running the suite.
+OUTPUT_VARIABLES = (
+    "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITLAB_CI", "NO_COLOR",
+    "FORCE_COLOR",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_output_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in OUTPUT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """One emulator for the session: tests keep apart by using task names of their own."""
@@ -86,6 +100,21 @@ class CliRun:
         """The first event called `name`."""
         return next(e for e in self.events if e["event"] == name)
 
+    def event_with(self, field: str) -> dict[str, Any]:
+        """The first event that has `field` (events whose text is a sentence with figures)."""
+        return next(e for e in self.events if field in e)
+
+    @property
+    def errors(self) -> list[str]:
+        """The tool's error events, in order."""
+        return [e["event"] for e in self.events if e["level"] == "error"]
+
+    @property
+    def final_error(self) -> str:
+        """The error that ended the run (said before the end line, which has the outcome)."""
+        errors = [e for e in self.events if e["level"] == "error" and "outcome" not in e]
+        return str(errors[-1]["event"])
+
 
 class WatchingStdout(io.BytesIO):
     """stdout that notes, at each write, the task's status in the emulator at that moment."""
@@ -112,7 +141,12 @@ def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]
     for name, value in emu.env().items():
         monkeypatch.setenv(name, value)
 
-    def run(*args: str, on_write: Callable[[], None] | None = None) -> CliRun:
+    def run(
+        *args: str,
+        on_write: Callable[[], None] | None = None,
+        stderr: io.StringIO | None = None,
+    ) -> CliRun:
+        """Run with `args` after `--log-format json` (a later --log-format wins)."""
         records: list[TaskRecord] = []
 
         def status() -> str | None:
@@ -122,7 +156,7 @@ def cli(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliRun]
 
         stdout = WatchingStdout(status)
         stdout.on_write = on_write
-        stderr = io.StringIO()
+        stderr = stderr if stderr is not None else io.StringIO()
         command = ["--log-format", "json", *args]
         if args[:1] == ("attach",):  # a subcommand's options follow its name
             command = ["attach", "--log-format", "json", *args[1:]]

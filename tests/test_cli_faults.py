@@ -118,7 +118,7 @@ class TestUnrecoverable:
         lost = run.event("lost track of the task")
         assert lost["task_arn"].startswith("arn:aws:ecs:")
         assert lost["log_stream"].startswith(f"ecs/{task_name}/")
-        assert "credentials expired" in run.events[-1]["event"]
+        assert "credentials expired" in run.final_error
         stops = emu.calls_to("StopTask")
         assert len(stops) == 1
         assert stops[0].params["task"] == lost["task_arn"]
@@ -144,7 +144,7 @@ class TestUnrecoverable:
         emu.inject(Fault(operation="GetLogEvents", error_code="AccessDeniedException"))
         run = cli(*migration_args(task_name, "--command", "x"))
         assert run.exit_code == 125
-        assert "grant logs:GetLogEvents" in run.events[-1]["event"]
+        assert "grant logs:GetLogEvents" in run.final_error
         assert len(emu.calls_to("StopTask")) == 1
 
 
@@ -199,4 +199,4 @@ class TestClosedStdout:
             err = process.stderr.read()
         assert process.wait(timeout=30) == 3
         assert b"Traceback" not in err
-        assert b'"event": "done"' in err
+        assert b'"outcome": "failed"' in err

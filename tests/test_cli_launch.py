@@ -79,7 +79,7 @@ class TestFromService:
         [container] = definition["containerDefinitions"]
         assert (container["image"], container["command"]) == ("myapp:v2", ["rake", "db:migrate"])
         assert container["secrets"][0]["name"] == "DATABASE_URL"
-        started = run.event("task started")
+        started = run.event_with("runs_on")
         assert started["runs_on"] == "launch type FARGATE (service web)"
         assert started["from_service"] == [
             "launch type",
@@ -89,9 +89,7 @@ class TestFromService:
             "platform version",
             "enableExecuteCommand",
         ]
-        assert run.event("reference task definition")["reference"] == (
-            reference.fargate_task_definition_arn
-        )
+        assert run.event_with("reference")["reference"] == (reference.fargate_task_definition_arn)
 
     def test_each_flag_overrides_the_field_it_names(
         self, emu: Emulator, cli: Cli, task_name: str, reference: Reference
@@ -112,7 +110,7 @@ class TestFromService:
             [subnet], [reference.security_group_id], "ENABLED"
         )
         assert request["platformVersion"] == "LATEST"
-        assert run.event("task started")["from_service"] == [
+        assert run.event_with("runs_on")["from_service"] == [
             "launch type",
             "security groups",
             "enableExecuteCommand",
@@ -134,7 +132,7 @@ class TestFromService:
         assert request["networkConfiguration"] == awsvpc(
             [reference.subnets[0]], [reference.security_group_id], "DISABLED"
         )
-        assert run.event("task started")["runs_on"] == (
+        assert run.event_with("runs_on")["runs_on"] == (
             "capacity providers FARGATE_SPOT:3:0, FARGATE:1:1 (service worker)"
         )
 
@@ -163,7 +161,7 @@ class TestFromService:
             emu.clear_calls()
         run = cli(*args(task_name, "--from-service", service))
         assert run.exit_code == 2
-        assert run.events[-1]["event"] == (
+        assert run.final_error == (
             f"service {service!r} not found on cluster 'myEcsCluster' (or not ACTIVE)"
         )
         assert writes(emu) == []
@@ -177,7 +175,7 @@ class TestWhereTheTaskRuns:
         run = cli(*args(task_name, "--from-task", "myapp"))
         assert run.exit_code == 0
         assert run_task(emu)["launchType"] == "EC2"
-        assert run.event("task started")["runs_on"] == "launch type EC2 (default)"
+        assert run.event_with("runs_on")["runs_on"] == "launch type EC2 (default)"
         assert registered(emu)["requiresCompatibilities"] == ["EC2"]
 
     def test_the_clusters_default_strategy_is_left_to_aws(
@@ -196,7 +194,7 @@ class TestWhereTheTaskRuns:
         assert "launchType" not in request
         assert "capacityProviderStrategy" not in request
         assert registered(emu)["requiresCompatibilities"] == ["FARGATE"]
-        assert run.event("task started")["runs_on"] == (
+        assert run.event_with("runs_on")["runs_on"] == (
             "capacity providers FARGATE_SPOT:1:0 (the cluster's default capacity provider strategy)"
         )
 
@@ -257,7 +255,7 @@ class TestRefusedBeforeAnyWrite:
         emu.clear_calls()
         run = cli(*args(task_name, *extra))
         assert run.exit_code == 2
-        assert message in (run.events[-1]["event"] if run.events else run.stderr)
+        assert message in (run.final_error if run.events else run.stderr)
         assert writes(emu) == []
 
 
@@ -297,9 +295,8 @@ class TestOverrides:
         second = cli(*args(task_name, *overrides))
         assert second.exit_code == 0
         assert len(emu.calls_to("RegisterTaskDefinition")) == 1
-        assert second.event("task definition unchanged: reusing it")["task_definition"] == (
-            TASK_DEFINITION_ARN.format(family=task_name, revision=1)
-        )
+        reused = next(e for e in second.events if e["event"].startswith("revision 1 reused"))
+        assert reused["task_definition"] == TASK_DEFINITION_ARN.format(family=task_name, revision=1)
 
     def test_env_values_are_never_printed(self, emu: Emulator, cli: Cli, task_name: str) -> None:
         """An --env value is redacted in the tool's own output, as the reference's are."""
@@ -449,7 +446,7 @@ class TestSidecars:
             )
         )
         assert run.exit_code == 125
-        message = run.events[-1]["event"]
+        message = run.final_error
         assert "stopCode: EssentialContainerExited" in message
         assert "stopped by sidecar 'log-router' (exit code 1)" in message
 
@@ -492,7 +489,7 @@ class TestCount:
         emu.script(task_name, Timeline(runs_for=math.inf, places_at_most=2))
         run = cli(*args(task_name, "--from-task", "myapp", "--count", "3"))
         assert run.exit_code == 125
-        assert run.events[-1]["event"] == "RunTask started 2 of 3 tasks: RESOURCE:MEMORY"
+        assert run.final_error == "RunTask started 2 of 3 tasks: RESOURCE:MEMORY"
         started = {r.task_arn for r in emu.task_records() if r.family == task_name}
         assert {c.params["task"] for c in emu.calls_to("StopTask")} == started
 

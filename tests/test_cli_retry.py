@@ -141,7 +141,7 @@ class TestRetry:
         emu.clear_calls()
         run = cli(*migration_args(task_name, "--if-running", "fail", "--", "x"))
         assert run.exit_code == 125
-        assert run.events[-1]["event"] == f"--if-running fail: fail: {arn} is RUNNING"
+        assert run.final_error == f"--if-running fail: fail: {arn} is RUNNING"
         assert writes(emu) == []
 
     def test_if_running_start_starts_another(
@@ -174,7 +174,7 @@ class TestRetry:
         emu.clear_calls()
         run = cli(*migration_args(task_name, "--timeout", "0.5", "--", "x"))
         assert run.exit_code == 124
-        assert "--timeout passed while waiting" in run.events[-1]["event"]
+        assert "--timeout passed while waiting" in run.final_error
         assert writes(emu) == []
 
     def test_sigterm_while_attached_stops_the_attached_task(
@@ -202,7 +202,7 @@ class TestRetry:
         run = cli(*migration_args(task_name, "--if-running", "fail", "--", "x"))
         assert run.exit_code == 125
         assert len(emu.calls_to("ListTasks")) == 3
-        assert cleanup[-1] in run.events[-1]["event"]
+        assert cleanup[-1] in run.final_error
 
     def test_a_run_that_finds_nothing_pays_one_list_tasks(
         self, emu: Emulator, cli: Cli, task_name: str
@@ -315,7 +315,7 @@ class TestAttachCommand:
         arn = ecs.run_task(cluster=CLUSTER, taskDefinition=task_name)["tasks"][0]["taskArn"]
         run = attach(cli, arn)
         assert run.exit_code == 2
-        assert run.events[-1]["event"] == (
+        assert run.final_error == (
             "container 'app' logs with the json-file driver, not awslogs:"
             " there is no CloudWatch Logs stream to follow"
         )
@@ -340,6 +340,6 @@ class TestAttachCommand:
         """An unknown task to attach to: exit 2 naming it."""
         run = attach(cli, "0123456789abcdef0123456789abcdef")
         assert run.exit_code == 2
-        assert run.events[-1]["event"] == (
+        assert run.final_error == (
             f"task '0123456789abcdef0123456789abcdef' not found on cluster '{CLUSTER}'"
         )

@@ -104,7 +104,8 @@ class TestExitCodes:
         emu.script(task_name, Timeline(run_task_failure="RESOURCE:MEMORY"))
         run = cli(*migration_args(task_name, "--command", "x"))
         assert run.exit_code == 125
-        assert "RESOURCE:MEMORY" in run.events[-1]["event"]
+        assert len(run.errors) == 1
+        assert "RESOURCE:MEMORY" in run.errors[0]
         assert emu.operations("ecs").count("DescribeTasks") == 0
 
     def test_task_failed_to_start_is_125(self, emu: Emulator, cli: Cli, task_name: str) -> None:
@@ -112,7 +113,7 @@ class TestExitCodes:
         emu.script(task_name, Timeline(provisioning=0.1, fails_to_start=True))
         run = cli(*migration_args(task_name, "--command", "x"))
         assert run.exit_code == 125
-        message = run.events[-1]["event"]
+        message = run.final_error
         assert "stopCode: TaskFailedToStart" in message
         assert "CannotPullContainerError" in message
         assert run.stdout == b""

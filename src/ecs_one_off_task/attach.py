@@ -16,8 +16,10 @@ import anyio
 import structlog
 
 from ecs_one_off_task.aws import Aws
+from ecs_one_off_task.ci import CiMarkers
 from ecs_one_off_task.config import AttachConfig
 from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.follower import WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.running import started_at
@@ -31,6 +33,8 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
     config: AttachConfig,
     aws: Aws,
     write: WritePage,
+    facts: RunFacts,
+    ci: CiMarkers,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
@@ -52,7 +56,11 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
         wall_clock=wall_clock,
         sleep=sleep,
         owns_tasks=config.stop_on_interrupt,
+        facts=facts,
+        heartbeat=config.reporting.heartbeat,
+        timestamps=config.reporting.timestamps,
     )
+    facts.region = aws.region
 
     async def follow() -> int:
         task = await aws.describe_task(cluster=config.cluster, task_arn=config.task)
@@ -65,6 +73,9 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
         if config.since is not None:
             start_time = int((wall_clock() - config.since) * 1000)
         target = await target_of(aws, task, container=config.container, start_time=start_time)
+        facts.task_name = target.container
+        facts.log_group = target.log_group
+        facts.task_definition_arn = str(task.get("taskDefinitionArn"))
         log.info(
             "following a running task"
             if task.get("lastStatus") != "STOPPED"
@@ -76,15 +87,16 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
             log_group=target.log_group,
             log_stream=target.log_stream,
         )
+        ci.output_begins()
         followed = await tracker.follow([target], deadline=None)
+        ci.output_ends()
         if interrupt.received and not config.stop_on_interrupt:
+            facts.ended(Outcome.INTERRUPTED, "interrupted: the task was left running")
             log.warning(
                 "the task goes on; to follow it again",
                 command=shlex.join(_again(config, target.task_id)),
             )
-        exit_code = tracker.exit_code(followed)
-        log.info("done", exit_code=exit_code, lines=followed[0].lines, task_arn=target.task_arn)
-        return exit_code
+        return tracker.exit_code(followed)
 
     result = await interrupt.guard(follow, listen=handle_signals)
     return interrupt.exit_code if result is None else result

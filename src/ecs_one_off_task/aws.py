@@ -6,12 +6,14 @@ the follower consume) so the rest of the tool never sees botocore.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aioboto3
+import structlog
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -27,6 +29,8 @@ from ecs_one_off_task._version import __version__
 from ecs_one_off_task.config import AwsSettings
 from ecs_one_off_task.errors import AccessDenied, AwsError, AwsUnavailable, TaskNotRun, UsageError
 from ecs_one_off_task.follower import LogPage
+
+_log = structlog.get_logger("ecs_one_off_task")
 
 STARTED_BY = "ecs-one-off-task"
 DEFAULT_RETENTION_DAYS = 7
@@ -250,11 +254,18 @@ class Aws:
             await self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
 
     async def get_log_events(
-        self, *, group: str, stream: str, token: str | None, start_time: int | None = None
+        self,
+        *,
+        group: str,
+        stream: str,
+        token: str | None,
+        start_time: int | None = None,
+        timestamps: bool = False,
     ) -> LogPage | None:
         """One forward page of the stream after `token`; None while the stream does not exist.
 
         `start_time` (ms since the epoch) places the first read; the token then keeps its place.
+        `timestamps` also returns each event's timestamp.
         """
         arguments: dict[str, Any] = {
             "logGroupName": group,
@@ -275,6 +286,7 @@ class Aws:
         return LogPage(
             messages=[event["message"] for event in response["events"]],
             next_forward_token=response["nextForwardToken"],
+            timestamps=[event["timestamp"] for event in response["events"]] if timestamps else (),
         )
 
 
@@ -299,7 +311,11 @@ def _code(error: BaseException) -> str | None:
 
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
-    """Turn botocore's exceptions into ours, naming the IAM action of the call."""
+    """Turn botocore's exceptions into ours, naming the IAM action of the call.
+
+    Every call passes here, so here each one is timed for --verbose.
+    """
+    started = time.perf_counter()
     try:
         yield
     except ClientError as error:
@@ -323,3 +339,5 @@ def _translated(action: str) -> Iterator[None]:
         raise AwsUnavailable(f"{action}: cannot reach AWS: {error}") from error
     except BotoCoreError as error:
         raise AwsError(f"{action}: {error}") from error
+    finally:
+        _log.debug("AWS call", operation=action, ms=round((time.perf_counter() - started) * 1000))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, NoReturn, TextIO
 
 from ecs_one_off_task._version import __version__
@@ -18,9 +20,11 @@ from ecs_one_off_task.config import (
     LogFormat,
     Overrides,
     Placement,
+    Reporting,
     RunConfig,
     TaskSpec,
     Timing,
+    Verbosity,
 )
 from ecs_one_off_task.errors import EXIT_SIGINT, EXIT_USAGE, OneOffTaskError, UsageError
 from ecs_one_off_task.existing import IfRunning
@@ -193,16 +197,18 @@ def _add_aws_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--log-format",
-        default="auto",
-        choices=[f.value for f in LogFormat],
-        help="the tool's own events on stderr: console on a terminal, JSON otherwise "
-        "(default: %(default)s)",
+def _reporting(options: argparse.Namespace) -> Reporting:
+    return Reporting(
+        verbosity=Verbosity.QUIET
+        if options.quiet
+        else Verbosity.VERBOSE
+        if options.verbose
+        else Verbosity.NORMAL,
+        heartbeat=options.heartbeat,
+        summary_json=options.summary_json,
+        timestamps=options.timestamps,
+        allow_workflow_commands=options.allow_workflow_commands,
     )
-    return out
 
 
 def _aws_settings(options: argparse.Namespace) -> AwsSettings:
@@ -241,7 +247,7 @@ def build_attach_parser() -> argparse.ArgumentParser:
     )
     _add_reading_options(parser.add_argument_group("reading"))
     _add_aws_options(parser)
-    _add_output_options(parser)
+    _add_output_options(parser.add_argument_group("output"))
     return parser
 
 
@@ -265,6 +271,7 @@ def parse_attach_args(argv: Sequence[str]) -> AttachConfig:
             log_rate_limit=options.log_rate_limit,
         ),
         log_format=LogFormat(options.log_format),
+        reporting=_reporting(options),
         stop_on_interrupt=options.stop_on_interrupt,
     )
 
@@ -433,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_reading_options(timing)
     _add_aws_options(parser)
-    out = _add_output_options(parser)
+    out = parser.add_argument_group("output")
+    _add_output_options(out)
     out.add_argument(
         "--dry-run",
         action="store_true",
@@ -441,6 +449,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _add_output_options(out: argparse._ArgumentGroup) -> None:
+    """What the tool says on stderr, and what it leaves behind when it ends."""
+    out.add_argument(
+        "--log-format",
+        default="auto",
+        choices=[f.value for f in LogFormat],
+        help="the tool's own events on stderr: console (coloured) on a terminal, plain text "
+        "otherwise; json only when asked (default: %(default)s)",
+    )
+    chatter = out.add_mutually_exclusive_group()
+    chatter.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="of the tool's own events, show only warnings and errors",
+    )
+    chatter.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show every AWS call with its duration (debug level)",
+    )
+    out.add_argument(
+        "--heartbeat",
+        type=_non_negative_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="when the container has printed nothing for this long, say the task is still "
+        "there, and again after as long; 0: never (default: %(default)s)",
+    )
+    out.add_argument(
+        "--timestamps",
+        action="store_true",
+        help="put each container line's timestamp (ISO 8601, UTC, ms) before it on stdout",
+    )
+    out.add_argument(
+        "--summary-json",
+        metavar="FILE",
+        help="when the run ends, however it ends, write its summary to FILE as one JSON object",
+    )
+    out.add_argument(
+        "--allow-workflow-commands",
+        action="store_true",
+        help="under GitHub Actions, let the container's lines run workflow commands "
+        "(by default they are printed inside ::stop-commands::)",
+    )
 
 
 def _check_together(options: argparse.Namespace) -> None:
@@ -526,6 +582,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             log_rate_limit=options.log_rate_limit,
         ),
         log_format=LogFormat(options.log_format),
+        reporting=_reporting(options),
         dry_run=options.dry_run,
         if_running=IfRunning(options.if_running),
     )
@@ -536,8 +593,12 @@ def run_cli(
     *,
     stdout: IO[bytes] | None = None,
     stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run the tool as the console script does and return the exit code."""
+    """Run the tool as the console script does and return the exit code.
+
+    `environ` is where NO_COLOR, FORCE_COLOR and the CI system's variables are read.
+    """
     err = stderr if stderr is not None else sys.stderr
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -550,39 +611,87 @@ def run_cli(
         print(f"{PROG}: error: {error}", file=err)
         return EXIT_USAGE
     try:
-        return _run(config, stdout=stdout, stderr=err)
+        return _run(
+            config, stdout=stdout, stderr=err, environ=os.environ if environ is None else environ
+        )
     except KeyboardInterrupt:
         # Only before the signal handlers are installed: nothing was started yet.
         return EXIT_SIGINT
 
 
-def _run(config: RunConfig | AttachConfig, *, stdout: IO[bytes] | None, stderr: TextIO) -> int:
+def _run(
+    config: RunConfig | AttachConfig,
+    *,
+    stdout: IO[bytes] | None,
+    stderr: TextIO,
+    environ: Mapping[str, str],
+) -> int:
     # Imported here so that --help and bad options answer without loading the AWS SDK.
     import anyio  # noqa: PLC0415
-    import structlog  # noqa: PLC0415
 
     from ecs_one_off_task.attach import attach_to_task  # noqa: PLC0415
     from ecs_one_off_task.aws import Aws  # noqa: PLC0415
+    from ecs_one_off_task.ci import CiMarkers, detect  # noqa: PLC0415
+    from ecs_one_off_task.ending import check_summary_path, finish  # noqa: PLC0415
+    from ecs_one_off_task.facts import RunFacts  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
 
+    problem = check_summary_path(config.reporting.summary_json)
+    if problem is not None:
+        print(f"{PROG}: error: {problem}", file=stderr)
+        return EXIT_USAGE
+    facts = RunFacts(
+        began_at=time.monotonic(),
+        began_wall=time.time(),
+        task_name=config.task if isinstance(config, AttachConfig) else config.task.task_name,
+        cluster=config.cluster if isinstance(config, AttachConfig) else config.placement.cluster,
+        log_group="" if isinstance(config, AttachConfig) else config.task.log_group,
+    )
     redactor = Redactor()
-    configure_logging(config.log_format, redactor, stderr)
-    log = structlog.get_logger(PROG)
+    configure_logging(
+        config.log_format,
+        redactor,
+        stderr,
+        verbosity=config.reporting.verbosity,
+        environ=environ,
+    )
     write = LineWriter(stdout)
+    ci = CiMarkers(
+        system=detect(environ),
+        stderr=stderr,
+        write=write,
+        environ=environ,
+        wall_clock=time.time,
+        allow_workflow_commands=config.reporting.allow_workflow_commands,
+    )
+    ci.setup_begins(f"{PROG}: set up {facts.task_name}")
 
     async def amain() -> int:
         async with Aws.connect(config.aws) as aws:
             if isinstance(config, AttachConfig):
-                return await attach_to_task(config=config, aws=aws, write=write)
-            result = await run_one_off_task(config=config, aws=aws, write=write, redactor=redactor)
+                return await attach_to_task(config=config, aws=aws, write=write, facts=facts, ci=ci)
+            result = await run_one_off_task(
+                config=config, aws=aws, write=write, redactor=redactor, facts=facts, ci=ci
+            )
         return result.exit_code
 
+    failure: OneOffTaskError | None = None
     try:
-        return anyio.run(amain)
+        exit_code = anyio.run(amain)
     except OneOffTaskError as error:
-        log.error(str(error), exit_code=error.exit_code)
-        return error.exit_code
+        failure, exit_code = error, error.exit_code
+    finish(
+        facts=facts,
+        exit_code=exit_code,
+        error=failure,
+        ci=ci,
+        redactor=redactor,
+        summary_path=config.reporting.summary_json,
+        ended_at=time.monotonic(),
+        ended_wall=time.time(),
+    )
+    return exit_code
 
 
 def main() -> NoReturn:

@@ -21,7 +21,18 @@ class LogFormat(StrEnum):
 
     AUTO = "auto"
     CONSOLE = "console"
+    PLAIN = "plain"
     JSON = "json"
+
+
+class Verbosity(StrEnum):
+    """Which of the tool's own events are shown (the container's lines always are)."""
+
+    QUIET = "quiet"
+    """Errors and warnings only."""
+    NORMAL = "normal"
+    VERBOSE = "verbose"
+    """Also every AWS call, with its duration."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +118,21 @@ class Timing:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Reporting:
+    """What the tool tells while it runs and leaves behind when it ends, beyond the exit code."""
+
+    verbosity: Verbosity = Verbosity.NORMAL
+    heartbeat: float = 60.0
+    """Seconds without a container line before saying the task is still there; 0: never."""
+    summary_json: str | None = None
+    """Write the run's summary as one JSON object to this file when the run ends."""
+    timestamps: bool = False
+    """Put each container line's event timestamp before it on stdout."""
+    allow_workflow_commands: bool = False
+    """Under GitHub Actions, let the container's lines run workflow commands (`::...`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
     """Everything one invocation of the tool needs."""
 
@@ -115,6 +141,7 @@ class RunConfig:
     placement: Placement
     timing: Timing
     log_format: LogFormat = LogFormat.AUTO
+    reporting: Reporting = Reporting()
     dry_run: bool = False
     if_running: IfRunning = IfRunning.AUTO
 
@@ -132,4 +159,5 @@ class AttachConfig:
     """Read lines from this many seconds ago instead of from the head."""
     timing: Timing
     log_format: LogFormat = LogFormat.AUTO
+    reporting: Reporting = Reporting()
     stop_on_interrupt: bool = False

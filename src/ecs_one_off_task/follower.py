@@ -26,6 +26,8 @@ class LogPage:
 
     messages: list[str]
     next_forward_token: str
+    timestamps: Sequence[int] = ()
+    """Each message's event timestamp (ms since the epoch), when asked for."""
 
 
 # Reads the page after the token; None while the stream does not exist yet.

@@ -1,20 +1,29 @@
 """Everything the tool writes: container lines on stdout, its own events on stderr.
 
 stdout carries only the container's lines so a pipeline can capture or grep them; the tool's
-own events go through structlog to stderr, readable on a terminal and one JSON object a line
-otherwise.
+own events go through structlog to stderr: coloured columns on a terminal, plain text (time,
+sentence, key=value pairs) where a person reads a CI log, one JSON object a line when asked.
+
+An event is a sentence a person reads ("PENDING after 12 s in PROVISIONING"). Values the
+sentence already says (or the end lines do) are passed as `said={...}`: JSON gets them as fields
+of their own, the text formats do not repeat them.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
-from collections.abc import Iterable, MutableMapping, Sequence
+import tempfile
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import IO, Any, TextIO
 
 import structlog
 
-from ecs_one_off_task.config import LogFormat
+from ecs_one_off_task.config import LogFormat, Verbosity
 
 REDACTED = "********"
 # Shorter values (a "1", "true") would blank out ordinary words in the tool's own messages.
@@ -82,19 +91,22 @@ class Redactor:
         """Redact every string value of the event."""
         if self._secrets:
             for key, value in event.items():
-                event[key] = self._scrub(value)
+                event[key] = self.scrub(value)
         return event
 
-    def _scrub(self, value: Any) -> Any:  # noqa: ANN401 - any event value
+    def scrub(self, value: Any) -> Any:  # noqa: ANN401 - any event or summary value
+        """`value` with every secret replaced, looking into lists, tuples and dicts."""
+        if not self._secrets:
+            return value
         if isinstance(value, str):
             for secret in self._secrets:
                 if secret in value:
                     value = value.replace(secret, REDACTED)
             return value
         if isinstance(value, list | tuple):
-            return type(value)(self._scrub(v) for v in value)
+            return type(value)(self.scrub(v) for v in value)
         if isinstance(value, dict):
-            return {k: self._scrub(v) for k, v in value.items()}
+            return {k: self.scrub(v) for k, v in value.items()}
         return value
 
 
@@ -127,29 +139,145 @@ class Outage:
             self.failures = 0
 
 
+def colour_wanted(*, on_terminal: bool, environ: Mapping[str, str]) -> bool:
+    """Colour on a terminal, unless NO_COLOR; and off one too when FORCE_COLOR says so.
+
+    Both conventions (no-color.org, force-color.org) count a variable that is set and not
+    empty, whatever its value. NO_COLOR wins when both are set, as in CPython.
+    """
+    if environ.get("NO_COLOR"):
+        return False
+    if environ.get("FORCE_COLOR"):
+        return True
+    return on_terminal
+
+
+def resolve_format(
+    log_format: LogFormat, *, on_terminal: bool, environ: Mapping[str, str]
+) -> tuple[LogFormat, bool]:
+    """The format `auto` stands for here, and whether it is coloured.
+
+    auto is console on a terminal (or when FORCE_COLOR asks for colour: a CI log that renders
+    colour), plain text otherwise. JSON and plain are never coloured.
+    """
+    colour = colour_wanted(on_terminal=on_terminal, environ=environ)
+    if log_format is LogFormat.AUTO:
+        log_format = LogFormat.CONSOLE if on_terminal or colour else LogFormat.PLAIN
+    return log_format, colour and log_format is LogFormat.CONSOLE
+
+
+class PlainRenderer:
+    """One line per event for a person reading a CI log: time, sentence, key=value pairs.
+
+    No colour and no padding; warnings and errors say so before the sentence; values that are
+    empty (None) are left out; a value with spaces or quotes is written as a JSON string.
+    """
+
+    def __call__(self, _logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
+        """Render one event."""
+        parts = []
+        timestamp = event.pop("timestamp", None)
+        if timestamp:
+            parts.append(str(timestamp))
+        level = event.pop("level", "info")
+        if level != "info":
+            parts.append(f"{level}:")
+        parts.append(str(event.pop("event", "")))
+        parts.extend(f"{key}={_plain(value)}" for key, value in event.items() if value is not None)
+        return " ".join(parts)
+
+
+def _plain(value: Any) -> str:  # noqa: ANN401 - any event value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_plain(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    text = str(value)
+    if not text or any(c.isspace() or c in "\"'=" for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def _said(*, keep: bool) -> structlog.types.Processor:
+    """Fields passed as `said={...}`: merged into the event for JSON, dropped for text."""
+
+    def process(_logger: object, _name: str, event: MutableMapping[str, Any]) -> Any:  # noqa: ANN401
+        said = event.pop("said", None)
+        if keep and said:
+            event.update(said)
+        return event
+
+    return process
+
+
+_LEVELS = {
+    Verbosity.QUIET: logging.WARNING,
+    Verbosity.NORMAL: logging.INFO,
+    Verbosity.VERBOSE: logging.DEBUG,
+}
+
+
 def configure_logging(
-    log_format: LogFormat, redactor: Redactor, stream: TextIO | None = None
-) -> None:
-    """Send the tool's events to stderr: console on a terminal, JSON lines otherwise."""
+    log_format: LogFormat,
+    redactor: Redactor,
+    stream: TextIO | None = None,
+    *,
+    verbosity: Verbosity = Verbosity.NORMAL,
+    environ: Mapping[str, str] | None = None,
+) -> LogFormat:
+    """Send the tool's events to stderr in `log_format`; return the format `auto` came to."""
     target = stream if stream is not None else sys.stderr
-    use_console = log_format is LogFormat.CONSOLE or (
-        log_format is LogFormat.AUTO and target.isatty()
+    on_terminal = target.isatty()
+    chosen, colour = resolve_format(
+        log_format, on_terminal=on_terminal, environ=os.environ if environ is None else environ
     )
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=target.isatty())
-        if use_console
-        else structlog.processors.JSONRenderer()
-    )
+    renderer: Any
+    if chosen is LogFormat.CONSOLE:
+        renderer = structlog.dev.ConsoleRenderer(colors=colour)
+    elif chosen is LogFormat.PLAIN:
+        renderer = PlainRenderer()
+    else:
+        renderer = structlog.processors.JSONRenderer()
+    human = chosen is not LogFormat.JSON
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
-            # A person reading a terminal wants the time of day; a log pipeline wants ISO 8601.
-            structlog.processors.TimeStamper(
-                fmt="%H:%M:%S" if use_console else "iso", utc=not use_console
-            ),
+            # A person reading a terminal or a CI log wants the time of day; a log pipeline
+            # wants ISO 8601.
+            structlog.processors.TimeStamper(fmt="%H:%M:%S" if human else "iso", utc=not human),
             redactor,
+            _said(keep=not human),
             renderer,
         ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[verbosity]),
         logger_factory=structlog.PrintLoggerFactory(file=target),
         cache_logger_on_first_use=False,
     )
+    return chosen
+
+
+def timestamped(timestamp_ms: int, message: str) -> str:
+    """`message` after its event's timestamp: ISO 8601, UTC, milliseconds (--timestamps)."""
+    # Whole seconds and milliseconds apart: ms / 1000 as a float can round down a millisecond.
+    seconds, millis = divmod(timestamp_ms, 1000)
+    instant = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(milliseconds=millis)
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z") + " " + message
+
+
+def write_atomically(path: str | Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the whole new one.
+
+    Written to a temporary file in the same directory (same file system), then renamed.
+    """
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            os.fchmod(file.fileno(), 0o644)  # mkstemp's 0600 would hide it from other readers
+            file.write(text)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -9,10 +9,8 @@ registers nothing and starts nothing, and `--dry-run` can show the requests a ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import structlog
 
 from ecs_one_off_task.aws import STARTED_BY, Aws
 from ecs_one_off_task.config import RunConfig
@@ -28,8 +26,6 @@ from ecs_one_off_task.taskdef import (
     needs_network_configuration,
     redacted,
 )
-
-log = structlog.get_logger("ecs_one_off_task")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +45,9 @@ class Plan:
     """Tasks of the family that have not stopped."""
     decision: Decision = START_NEW
     """What to do about them (--if-running)."""
+    read: Mapping[str, Any] = field(default_factory=dict)
+    """What was read, for the "reference read" event: the reference, what the one-off
+    container carries from it (secret and variable names, never values)."""
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -103,15 +102,14 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
     if awsvpc and not launch.subnets:
         raise UsageError("the task uses awsvpc networking: pass --subnets (and --security-groups)")
     container = next(c for c in desired["containerDefinitions"] if c["name"] == spec.task_name)
-    log.info(
-        "reference task definition",
-        reference=reference.get("taskDefinitionArn"),
+    read = {
+        "reference": reference.get("taskDefinitionArn"),
         **({"service": placement.service} if placement.service else {}),
-        secrets=len(container.get("secrets", ())),
-        environment_files=len(container.get("environmentFiles", ())),
-        environment=sorted(item["name"] for item in container.get("environment", ())),
+        "secrets": len(container.get("secrets", ())),
+        "environment_files": len(container.get("environmentFiles", ())),
+        "environment": sorted(item["name"] for item in container.get("environment", ())),
         **({"sidecars": len(desired["containerDefinitions"]) - 1} if spec.with_sidecars else {}),
-    )
+    }
     latest = await aws.latest_revision(spec.task_name)
     reuse = latest is not None and is_same_definition(desired, latest)
     running: list[dict[str, Any]] = []
@@ -146,4 +144,5 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
         ),
         running=tuple(running),
         decision=decision,
+        read=read,
     )

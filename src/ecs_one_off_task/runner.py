@@ -1,14 +1,17 @@
-"""The orchestrator of a run: plan, register (or reuse), start, then hand over to the tracker.
+"""The orchestrator of a run: plan, then wait, attach or register and start, then track.
 
 Every write call to AWS comes after the plan, which makes every check that can be made without
-one, so a mistake registers nothing and starts nothing. Once RunTask has answered, the tasks are
-never left running unseen: the tracker follows them to their end and stops them on a signal, a
-spent waiting budget or an unrecoverable error.
+one, so a mistake registers nothing and starts nothing. A task of the family still running from
+an earlier try is attached to (or waited for) instead of being started twice. Once RunTask has
+answered, the tasks are never left running unseen: the tracker follows them to their end and
+stops them on a signal, a spent waiting budget or an unrecoverable error.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,13 +21,16 @@ import anyio
 import structlog
 
 from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
+from ecs_one_off_task.ci import CiMarkers, CiSystem
 from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import AlreadyRunning, TaskNotRun
 from ecs_one_off_task.existing import Action
+from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.follower import WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.plan import Plan, make_plan
+from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.running import StopWaiter, started_at
 from ecs_one_off_task.tracking import Target, Tracker, target_of
 
@@ -47,13 +53,26 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     aws: Aws,
     write: WritePage,
     redactor: Redactor,
+    facts: RunFacts | None = None,
+    ci: CiMarkers | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     handle_signals: bool = True,
 ) -> RunResult:
-    """Run the one-off task described by `config` and return how it ended."""
+    """Run the one-off task described by `config` and return how it ended.
+
+    `facts` gets what the run learns, for its report; `ci` writes the CI system's markers.
+    """
     interrupt = Interrupt()
+    facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
+    facts.task_name = config.task.task_name
+    facts.cluster = config.placement.cluster
+    facts.log_group = config.task.log_group
+    facts.region = aws.region
+    ci = ci or CiMarkers(
+        system=CiSystem.NONE, stderr=sys.stderr, write=write, environ={}, wall_clock=wall_clock
+    )
     tracker = Tracker(
         aws=aws,
         cluster=config.placement.cluster,
@@ -63,9 +82,17 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
         clock=clock,
         wall_clock=wall_clock,
         sleep=sleep,
+        facts=facts,
+        heartbeat=config.reporting.heartbeat,
+        timestamps=config.reporting.timestamps,
     )
-    run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker)
-    result = await interrupt.guard(run.execute, listen=handle_signals)
+    run = _Run(config=config, aws=aws, write=write, redactor=redactor, tracker=tracker, ci=ci)
+    try:
+        result = await interrupt.guard(run.execute, listen=handle_signals)
+    finally:
+        if interrupt.received:
+            name = signal.Signals(interrupt.signum or signal.SIGINT).name
+            facts.ended(Outcome.INTERRUPTED, f"interrupted by {name}: the task was stopped")
     if result is None:  # a second signal cancelled the run
         return RunResult(exit_code=interrupt.exit_code)
     return result
@@ -74,7 +101,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
 class _Run:
     """One run's steps; `execute` reads top to bottom in the order things happen."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the collaborators are injected on purpose
         self,
         *,
         config: RunConfig,
@@ -82,6 +109,7 @@ class _Run:
         write: WritePage,
         redactor: Redactor,
         tracker: Tracker,
+        ci: CiMarkers,
     ) -> None:
         self.config = config
         self.aws = aws
@@ -89,15 +117,20 @@ class _Run:
         self.redactor = redactor
         self.tracker = tracker
         self.interrupt = tracker.interrupt
+        self.facts = tracker.facts
+        self.ci = ci
+        self.clock = tracker.clock
 
     async def execute(self) -> RunResult:
-        timing = self.config.timing
         # --timeout counts from the run's start: time spent waiting for another run counts.
-        deadline = None if timing.timeout is None else self.tracker.clock() + timing.timeout
+        timeout = self.config.timing.timeout
+        deadline = None if timeout is None else self.clock() + timeout
         with self.interrupt.phase():
             plan = await self._plan(deadline)
             if self.config.dry_run:
+                self.ci.setup_ends()
                 self.write([json.dumps(plan.document(), indent=2, sort_keys=True, default=str)])
+                self.facts.ended(Outcome.DRY_RUN, "dry run: nothing was registered or started")
                 log.info("dry run: nothing was registered or started")
                 return RunResult(exit_code=0)
             decision = plan.decision
@@ -110,34 +143,17 @@ class _Run:
             return RunResult(exit_code=self.interrupt.exit_code)
 
         if decision.task is not None:  # attach: this run, retried, or --if-running attach
-            targets = [
-                await target_of(self.aws, decision.task, container=self._container(decision.task))
-            ]
-            log.info(
-                "attaching to a running task: following it from the head",
-                task_arn=decision.task["taskArn"],
-                status=decision.task.get("lastStatus"),
-                started_at=started_at(decision.task),
-                started_by=decision.task.get("startedBy"),
-                log_stream=targets[0].log_stream,
-            )
+            targets = [await self._attach(decision.task)]
         else:
             targets = await self._run_task(plan, task_definition_arn)
+        self.ci.output_begins()
         followed = await self.tracker.follow(targets, deadline=deadline)
-        exit_code = self.tracker.exit_code(followed)
-        lines = sum(f.lines for f in followed)
-        log.info(
-            "done",
-            exit_code=exit_code,
-            lines=lines,
-            task_arn=targets[0].task_arn if len(targets) == 1 else [t.task_arn for t in targets],
-            log_stream=targets[0].log_stream,
-        )
+        self.ci.output_ends()
         return RunResult(
-            exit_code=exit_code,
+            exit_code=self.tracker.exit_code(followed),
             task_arns=tuple(t.task_arn for t in targets),
             log_streams=tuple(t.log_stream for t in targets),
-            lines=lines,
+            lines=sum(f.lines for f in followed),
         )
 
     async def _plan(self, deadline: float | None) -> Plan:
@@ -146,7 +162,18 @@ class _Run:
         Yet another run may have started a task meanwhile: the lookup is made afresh.
         """
         while True:
+            began = self.clock()
             plan = await make_plan(self.config, self.aws, self.redactor)
+            self.facts.reference_arn = plan.reference_arn
+            self.facts.runs_on = plan.launch.describe()
+            launch_type = plan.launch.launch_type
+            self.facts.launch_type = None if launch_type is None else launch_type.value
+            took = self.clock() - began
+            log.info(
+                f"reference read in {format_quick(took)}",
+                said={"seconds": round(took, 3)},
+                **plan.read,
+            )
             if plan.decision.action is not Action.WAIT or self.config.dry_run:
                 return plan
             await StopWaiter(
@@ -154,7 +181,7 @@ class _Run:
                 cluster=self.config.placement.cluster,
                 poll_interval=self.config.timing.poll_interval,
                 deadline=deadline,
-                clock=self.tracker.clock,
+                clock=self.clock,
                 sleep=self.tracker.sleep,
             ).wait(plan.decision.waiting_for)
 
@@ -170,12 +197,34 @@ class _Run:
             or (DEFAULT_RETENTION_DAYS if created else "unchanged"),
         )
 
+    async def _attach(self, task: Mapping[str, Any]) -> Target:
+        """The target of a running task of the family: the one-off container's stream."""
+        names = [c.get("name") for c in task.get("containers", ())]
+        mine = self.config.task.task_name
+        target = await target_of(self.aws, task, container=mine if mine in names else None)
+        self.facts.task_definition_arn = str(task.get("taskDefinitionArn"))
+        log.info(
+            "attaching to a running task: following it from the head",
+            task_arn=task["taskArn"],
+            status=task.get("lastStatus"),
+            started_at=started_at(task),
+            started_by=task.get("startedBy"),
+            log_stream=target.log_stream,
+        )
+        return target
+
     async def _run_task(self, plan: Plan, task_definition_arn: str) -> list[Target]:
         spec = self.config.task
+        started = self.clock()
         # Shielded: once RunTask is sent we must learn the ARNs to be able to stop the tasks.
         with anyio.CancelScope(shield=True):
             answer = await self.aws.run_task(plan.run_task_request(task_definition_arn))
+        took = self.clock() - started
         targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
+        for target in targets:
+            self.facts.track(
+                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
+            )
         if answer.failures:
             # Fewer tasks than asked: the run is not what was asked for.
             for target in targets:
@@ -184,25 +233,27 @@ class _Run:
                 f"RunTask started {len(targets)} of {self.config.placement.count} tasks:"
                 f" {'; '.join(answer.failures)}"
             )
+        ids = ", ".join(t.task_id for t in targets)
+        several = len(targets) > 1
         log.info(
-            "task started",
-            task_arn=[t.task_arn for t in targets] if len(targets) > 1 else targets[0].task_arn,
-            runs_on=plan.launch.describe(),
+            f"{f'{len(targets)} tasks' if several else 'task'} {ids} started in"
+            f" {format_quick(took)} on {self.config.placement.cluster}"
+            f" with {plan.launch.describe()}",
+            said={
+                "seconds": round(took, 3),
+                "cluster": self.config.placement.cluster,
+                "runs_on": plan.launch.describe(),
+                # The end lines name them, with links.
+                "task_arn": [t.task_arn for t in targets] if several else targets[0].task_arn,
+                "log_group": spec.log_group,
+            },
             **(
                 {"from_service": list(plan.launch.from_service)} if plan.launch.from_service else {}
             ),
-            log_group=spec.log_group,
-            log_stream=[t.log_stream for t in targets]
-            if len(targets) > 1
-            else targets[0].log_stream,
+            log_stream=[t.log_stream for t in targets] if several else targets[0].log_stream,
             gives_up_after=_waiting_budget(self.config.timing),
         )
         return targets
-
-    def _container(self, task: Mapping[str, Any]) -> str | None:
-        """The one-off container of an attached task (None: a foreign one's first essential)."""
-        names = [c.get("name") for c in task.get("containers", ())]
-        return self.config.task.task_name if self.config.task.task_name in names else None
 
     def _targets(self, task_arns: list[str]) -> list[Target]:
         spec = self.config.task
@@ -223,11 +274,25 @@ class _Run:
 
     async def _reuse_or_register(self, plan: Plan) -> str:
         if plan.reuse_arn is not None:
-            log.info("task definition unchanged: reusing it", task_definition=plan.reuse_arn)
-            return plan.reuse_arn
-        registered = await self.aws.register_task_definition(plan.register)
-        arn = str(registered["taskDefinitionArn"])
-        log.info("task definition registered", task_definition=arn)
+            arn, revision = plan.reuse_arn, int(plan.reuse_arn.rsplit(":", 1)[-1])
+            log.info(
+                f"revision {revision} reused: the task definition is unchanged",
+                said={"revision": revision},
+                task_definition=arn,
+            )
+        else:
+            began = self.clock()
+            registered = await self.aws.register_task_definition(plan.register)
+            took = self.clock() - began
+            arn, revision = str(registered["taskDefinitionArn"]), int(registered["revision"])
+            log.info(
+                f"revision {revision} registered in {format_quick(took)}",
+                said={"revision": revision, "seconds": round(took, 3)},
+                task_definition=arn,
+            )
+        self.facts.task_definition_arn = arn
+        self.facts.revision = revision
+        self.facts.revision_reused = plan.reuse_arn is not None
         return arn
 
 

@@ -27,9 +27,13 @@ from ecs_one_off_task.errors import (
     TaskNotRun,
     UsageError,
 )
+from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
 from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
+from ecs_one_off_task.output import timestamped
+from ecs_one_off_task.pulse import Budget, Pulse
+from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.taskdef import log_stream_of, select_container
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
@@ -115,8 +119,16 @@ class Tracker:
         wall_clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         owns_tasks: bool = True,
+        facts: RunFacts | None = None,
+        heartbeat: float = 0.0,
+        timestamps: bool = False,
     ) -> None:
-        """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them)."""
+        """`owns_tasks` False: a signal leaves the tasks running (`attach` did not start them).
+
+        `facts` gets what is seen (statuses, lines); `heartbeat` seconds of silence before
+        saying the task is still there (0: never); `timestamps` puts each event's timestamp
+        before its line.
+        """
         self.aws = aws
         self.cluster = cluster
         self.timing = timing
@@ -126,11 +138,18 @@ class Tracker:
         self.wall_clock = wall_clock
         self.sleep = sleep
         self.owns_tasks = owns_tasks
+        self.facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
+        self.heartbeat = heartbeat
+        self.timestamps = timestamps
         self._stop_requested: set[str] = set()
         self._seen_stopped: set[str] = set()
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
         """Watch and follow every target until drained; `deadline` is on `clock`."""
+        for target in targets:
+            self.facts.track(
+                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
+            )
         try:
             return await self._follow(targets, deadline)
         except anyio.get_cancelled_exc_class():
@@ -161,7 +180,9 @@ class Tracker:
         """
         if self.interrupt.received:
             return self.interrupt.exit_code
-        if any(isinstance(f.ending, GaveUp) for f in followed):
+        gave_up = next((f.ending for f in followed if isinstance(f.ending, GaveUp)), None)
+        if gave_up is not None:
+            self.facts.ended(Outcome.GAVE_UP, f"gave up waiting ({gave_up.why}): task stopped")
             return EXIT_GAVE_UP
         ends: list[TaskEnd] = []
         for f in followed:
@@ -223,9 +244,12 @@ class Tracker:
         async with anyio.create_task_group() as group:
             group.start_soon(follow_all)
             with self.interrupt.phase():
-                async with anyio.create_task_group() as watching:
-                    for index in range(len(targets)):
-                        watching.start_soon(watch, index, watching)
+                async with anyio.create_task_group() as pulsing:
+                    pulsing.start_soon(self._pulse(deadline).run)
+                    async with anyio.create_task_group() as watching:
+                        for index in range(len(targets)):
+                            watching.start_soon(watch, index, watching)
+                    pulsing.cancel_scope.cancel()
             if self.interrupt.received and not self.owns_tasks:
                 group.cancel_scope.cancel()
                 return [
@@ -293,18 +317,44 @@ class Tracker:
 
     # -- the parts ---------------------------------------------------------------------------
 
+    def _pulse(self, deadline: float | None) -> Pulse:
+        return Pulse(
+            facts=self.facts,
+            every=self.heartbeat,
+            budget=Budget.of(self.timing, now=self.clock(), deadline=deadline),
+            stops_task=self.owns_tasks,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
     def _follower(self, target: Target) -> LogFollower:
         async def fetch(token: str | None) -> LogPage | None:
-            return await self.aws.get_log_events(
+            page = await self.aws.get_log_events(
                 group=target.log_group,
                 stream=target.log_stream,
                 token=token,
                 start_time=target.start_time,
+                timestamps=self.timestamps,
             )
+            if page is None or not self.timestamps:
+                return page
+            return LogPage(
+                messages=[
+                    timestamped(at, message)
+                    for at, message in zip(page.timestamps, page.messages, strict=True)
+                ],
+                next_forward_token=page.next_forward_token,
+            )
+
+        seen = self.facts.task(target.task_arn)
+
+        def write(messages: Sequence[str]) -> None:
+            self.write(messages)
+            self.facts.wrote(seen, len(messages), at=self.clock())
 
         return LogFollower(
             fetch=fetch,
-            write=_labelled(self.write, target.label),
+            write=_labelled(write, target.label),
             log_interval=self.timing.log_interval,
             rate_limit=self.timing.log_rate_limit,
             clock=self.clock,
@@ -322,13 +372,10 @@ class Tracker:
         async def describe() -> Mapping[str, Any] | None:
             return await self.aws.describe_task(cluster=self.cluster, task_arn=target.task_arn)
 
+        seen = self.facts.task(target.task_arn)
+
         def on_status(status: str, task: Mapping[str, Any]) -> None:
-            log.info(
-                "task status",
-                status=status,
-                desired_status=task.get("desiredStatus"),
-                **({"task": target.task_id} if target.label else {}),
-            )
+            _status_changed(seen, status, task, at=self.clock())
             follower.wake()
 
         after_stop = poll_interval is not None
@@ -366,6 +413,27 @@ class Tracker:
             **({"task": target.task_id} if target.label else {}),
         )
         follower.task_stopped(at=stopped_at, grace=grace)
+
+
+def _status_changed(seen: TaskFacts, status: str, task: Mapping[str, Any], *, at: float) -> None:
+    """Say the new status, and how long the task spent in the one before."""
+    previous = seen.saw(status, task, at=at)
+    text = f"{seen.label}{status}"
+    if previous is not None:
+        text += f" after {format_duration(previous[1])} in {previous[0]}"
+    desired = task.get("desiredStatus")
+    if desired == "STOPPED" and status != "STOPPED":
+        text += " (desired STOPPED)"
+    log.info(
+        text,
+        said={
+            "status": status,
+            "previous_status": None if previous is None else previous[0],
+            "seconds_in_previous": None if previous is None else round(previous[1], 3),
+            "desired_status": desired,
+            **({"task": seen.task_id} if seen.label else {}),
+        },
+    )
 
 
 def _labelled(write: WritePage, label: str) -> WritePage:
