@@ -94,7 +94,7 @@ from bench.backlog import (
 from bench.harness import ChildRun, Finished
 from bench.report import Figure, Table, render
 from bench.stats import percentile, spread
-from ecs_one_off_task.cli import build_parser
+from ecs_one_off_task.options import build_parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "RESULTS.md"

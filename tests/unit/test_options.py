@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from ecs_one_off_task.cli import parse_args, parse_attach_args
 from ecs_one_off_task.config import LogFormat
 from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.options import parse_args, parse_attach_args
 
 BASE = ["--task-name", "mig", "--from-task", "myapp", "--cluster", "c", "--image", "myapp:v2"]
 
