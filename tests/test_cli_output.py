@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from ecs_one_off_task.report import SUMMARY_SCHEMA
+from ecs_one_off_task.summary import SUMMARY_SCHEMA
 from tests.conftest import CliRun, migration_args
 from tests.emulator import Emulator, LogLine, TaskRecord, Timeline
 

@@ -18,7 +18,8 @@ from ecs_one_off_task.ci import CiMarkers
 from ecs_one_off_task.errors import OneOffTaskError
 from ecs_one_off_task.facts import RunFacts
 from ecs_one_off_task.output import Redactor, write_atomically
-from ecs_one_off_task.report import Report, build_report, end_lines, summary
+from ecs_one_off_task.report import Report, build_report, end_lines
+from ecs_one_off_task.summary import summary
 
 log = structlog.get_logger("ecs_one_off_task")
 

@@ -12,15 +12,14 @@ import pytest
 from ecs_one_off_task.errors import TaskNotRun
 from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.report import (
-    SUMMARY_SCHEMA,
     build_report,
     end_lines,
     format_duration,
     log_console_url,
     markdown,
-    summary,
     task_console_url,
 )
+from ecs_one_off_task.summary import SUMMARY_SCHEMA, summary
 
 TASK_ARN = "arn:aws:ecs:eu-west-1:123456789012:task/myEcsCluster/0123456789abcdef0123456789abcdef"
 T0 = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
