@@ -22,7 +22,6 @@ from ecs_one_off_task.config import Timing
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
     AwsError,
-    AwsUnavailable,
     OneOffTaskError,
     TaskNotRun,
     UsageError,
@@ -34,13 +33,12 @@ from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monoto
 from ecs_one_off_task.output import timestamped
 from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
+from ecs_one_off_task.stopping import TaskStopper
 from ecs_one_off_task.taskdef import log_stream_of, select_container
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
 
-# StopTask must get through even while the run is being cancelled, but not hang the exit.
-STOP_TASK_TIMEOUT = 15.0
 # However quiet the stream, draining never outlasts this (AWS unreachable during the drain).
 DRAIN_LIMIT = 60.0
 # After StopTask: how long to wait for STOPPED (ECS's default stopTimeout is 30 s), and how
@@ -141,7 +139,7 @@ class Tracker:
         self.facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
         self.heartbeat = heartbeat
         self.timestamps = timestamps
-        self._stop_requested: set[str] = set()
+        self._stopper = TaskStopper(aws=aws, cluster=cluster)
         self._seen_stopped: set[str] = set()
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
@@ -195,30 +193,8 @@ class Tracker:
         return run_exit_code(ends)
 
     async def stop(self, task_arn: str, reason: str) -> None:
-        """StopTask, retried while AWS is unavailable, shielded from cancellation, bounded."""
-        if task_arn in self._stop_requested:
-            return
-        self._stop_requested.add(task_arn)
-        by_hand = f"aws ecs stop-task --cluster {self.cluster} --task {task_arn}"
-        with anyio.move_on_after(STOP_TASK_TIMEOUT, shield=True) as scope:
-            while True:
-                try:
-                    await self.aws.stop_task(cluster=self.cluster, task_arn=task_arn, reason=reason)
-                except AwsUnavailable as error:
-                    log.warning("StopTask failed: retrying", error=str(error))
-                    await anyio.sleep(1.0)
-                    continue
-                except OneOffTaskError as error:
-                    log.error(
-                        "could not stop the task: stop it yourself",
-                        error=str(error),
-                        command=by_hand,
-                    )
-                    return
-                log.info("StopTask sent", task_arn=task_arn)
-                return
-        if scope.cancelled_caught:
-            log.error("StopTask did not get through in time: stop it yourself", command=by_hand)
+        """StopTask (once per task), shielded from cancellation, bounded; see TaskStopper."""
+        await self._stopper.stop(task_arn, reason)
 
     # -- the path ----------------------------------------------------------------------------
 
