@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from . import amendments
 from .calls import Call, CallLog
 from .faults import FaultInjector, error_response
+from .quota import THROTTLED, LogQuota
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -115,7 +116,8 @@ def _drop_connection(environ: WSGIEnvironment) -> None:
 
 
 class EmulatorMiddleware:
-    """WSGI middleware around moto: records calls, injects faults, amends ECS answers."""
+    """WSGI middleware around moto: records calls, injects faults, enforces the GetLogEvents
+    quota, amends ECS answers."""
 
     def __init__(
         self,
@@ -123,12 +125,14 @@ class EmulatorMiddleware:
         *,
         calls: CallLog,
         faults: FaultInjector,
+        quota: LogQuota,
         on_reset: Callable[[], None],
     ) -> None:
         """Wrap `app`; `on_reset` runs after moto handled a POST /moto-api/reset."""
         self._app = app
         self._calls = calls
         self._faults = faults
+        self._quota = quota
         self._on_reset = on_reset
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -142,6 +146,8 @@ class EmulatorMiddleware:
         body = _read_body(environ)
         call = _identify(environ, body)
         fault = self._faults.pick(call)
+        if fault is None and THROTTLED.matches(call) and not self._quota.admit(call.at):
+            fault = THROTTLED
         self._calls.append(
             call
             if fault is None
@@ -196,13 +202,14 @@ class EmulatorMiddleware:
 
 
 def moto_app(
-    *, calls: CallLog, faults: FaultInjector, on_reset: Callable[[], None]
+    *, calls: CallLog, faults: FaultInjector, quota: LogQuota, on_reset: Callable[[], None]
 ) -> EmulatorMiddleware:
     """Return moto's dispatcher application (all services) wrapped in the middleware."""
     return EmulatorMiddleware(
         DomainDispatcherApplication(create_backend_app),
         calls=calls,
         faults=faults,
+        quota=quota,
         on_reset=on_reset,
     )
 
