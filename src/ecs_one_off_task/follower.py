@@ -17,7 +17,7 @@ import anyio
 
 from ecs_one_off_task.errors import AwsUnavailable
 from ecs_one_off_task.output import Outage
-from ecs_one_off_task.pacing import CallSpacing, idle_interval, retry_delay
+from ecs_one_off_task.pacing import CallSpacing, idle_interval, reads_on_at_once, retry_delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class LogFollower:
-    """Reads pages while the token moves, waits when caught up, drains after the stop."""
+    """Reads pages while more may be there, waits when caught up, drains after the stop."""
 
     def __init__(  # noqa: PLR0913 - every collaborator is injected on purpose
         self,
@@ -96,7 +96,7 @@ class LogFollower:
                 await self._sleep(retry_delay(self._outage.failures, self._jitter()))
                 continue
             self._outage.recovered()
-            caught_up = True
+            read_on = False
             if page is not None:
                 self.stream_found = True
                 if page.messages:
@@ -104,9 +104,13 @@ class LogFollower:
                     self.lines += len(page.messages)
                     last_new_line = self._clock()
                     self._active_since = last_new_line
-                caught_up = page.next_forward_token == token
+                read_on = reads_on_at_once(
+                    page.messages,
+                    token_moved=page.next_forward_token != token,
+                    first_page=token is None,
+                )
                 token = page.next_forward_token
-            if not caught_up:
+            if read_on:
                 continue
             if self._stop_at is not None:
                 assert self._stop_seen_at is not None  # noqa: S101 - set together

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 # After this long with no new line, the follower starts to poll less often...
@@ -19,6 +20,34 @@ def idle_interval(log_interval: float, idle_for: float) -> float:
     if idle_for <= IDLE_AFTER:
         return log_interval
     return min(ceiling, log_interval * 2 ** ((idle_for - IDLE_AFTER) / IDLE_DOUBLING))
+
+
+# GetLogEvents caps a page at 10,000 events or 1 MB, counting an event as its UTF-8 message
+# plus 26 bytes; an event is at most 256 KB. A page cut by the byte cap therefore holds more
+# than 768 KB, and a character is at most 4 bytes of UTF-8.
+PAGE_EVENTS = 10_000
+PAGE_CUT_BYTES = 768 * 1024
+EVENT_OVERHEAD = 26
+
+
+def reads_on_at_once(messages: Sequence[str], *, token_moved: bool, first_page: bool) -> bool:
+    """Whether to read the next page at once instead of waiting for the pace.
+
+    Only when more may already be there: the token moved and the page was either large enough
+    to have been cut by the page caps, or empty (AWS may answer an empty page while more is
+    available) after the first one. A page short of the caps reached the end of the stream when
+    it was read, so an immediate re-read would nearly always come back empty: that re-read
+    doubled the calls of a run whose lines trickle in. The first page of a new stream is empty
+    because the container has not printed yet, and its token moves only from none.
+    """
+    if not token_moved:
+        return False
+    if not messages:
+        return not first_page
+    if len(messages) >= PAGE_EVENTS:
+        return True
+    most_bytes = 4 * sum(map(len, messages)) + EVENT_OVERHEAD * len(messages)
+    return most_bytes > PAGE_CUT_BYTES
 
 
 # A failed GetLogEvents is tried again after RETRY_BASE, doubling per failure up to RETRY_CEILING.

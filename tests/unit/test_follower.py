@@ -65,35 +65,60 @@ async def run_until(
 
 
 class TestEveryLineOnce:
-    async def test_pages_are_read_back_to_back_while_the_token_moves(self) -> None:
-        """25 lines in pages of 10 come out once each, in order, in three writes without
-        waiting between pages."""
+    async def test_full_pages_are_read_back_to_back(self) -> None:
+        """25,000 lines come out once each, in order, in pages of 10,000 (GetLogEvents' cap)
+        read one after the other without waiting: a full page may not be the end."""
         clock = VirtualClock()
-        stream = FakeStream(clock, [(0.0, f"line {i}") for i in range(25)], page_size=10)
+        lines = [f"line {i}" for i in range(25_000)]
+        stream = FakeStream(clock, [(0.0, line) for line in lines])
         follower, printed = make(stream)
         await run_until(follower, clock, stop_at=clock.now + 0.5, grace=0.0)
-        assert printed.lines == [f"line {i}" for i in range(25)]
-        assert [len(page) for _, page in printed.pages] == [10, 10, 5]
+        assert printed.lines == lines
+        assert [len(page) for _, page in printed.pages] == [10_000, 10_000, 5_000]
         assert {at for at, _ in printed.pages} == {1000.0}
 
+    async def test_pages_near_the_byte_cap_are_read_back_to_back(self) -> None:
+        """Pages of three 100,000-character lines may have been cut by the 1 MB cap: the next
+        page is read at once."""
+        clock = VirtualClock()
+        lines = [f"{i}:" + "x" * 100_000 for i in range(7)]
+        stream = FakeStream(clock, [(0.0, line) for line in lines], page_size=3)
+        follower, printed = make(stream)
+        await run_until(follower, clock, stop_at=clock.now + 0.5, grace=0.0)
+        assert printed.lines == lines
+        assert {at for at, _ in printed.pages} == {1000.0}
+
+    async def test_a_page_short_of_the_caps_is_not_read_again_at_once(self) -> None:
+        """Lines trickling in cost one call per interval, not two: a page well under the caps
+        reached the end of the stream, so the next read waits for the pace."""
+        clock = VirtualClock()
+        stream = FakeStream(clock, [(1000.5 + i, f"line {i}") for i in range(5)])
+        follower, printed = make(stream)
+        await run_until(follower, clock, stop_at=1005.8, grace=0.0)
+        assert printed.lines == [f"line {i}" for i in range(5)]
+        starts = [round(at - 1000.0, 3) for at, _ in stream.calls]
+        assert starts == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 5.8]
+
     async def test_empty_pages_with_a_moving_token_are_not_the_end(self) -> None:
-        """GetLogEvents may answer an empty page while more exists: reading goes on at once."""
+        """GetLogEvents may answer an empty page while more exists: after the first page, an
+        empty page whose token moved is followed by another read at once."""
         clock = VirtualClock()
         stream = FakeStream(clock, [(0.0, "a"), (0.0, "b")], empty_pages=3)
         follower, printed = make(stream)
-        await run_until(follower, clock, stop_at=clock.now + 0.1, grace=0.0)
-        assert printed.pages == [(1000.0, ["a", "b"])]
+        await run_until(follower, clock, stop_at=1003.0, grace=0.0)
+        assert printed.pages == [(1001.0, ["a", "b"])]
+        assert [round(at - 1000.0, 3) for at, _ in stream.calls[:4]] == [0.0, 1.0, 1.0, 1.0]
 
     async def test_retries_back_off_and_keep_to_the_rate_limit(self) -> None:
         """Three throttled calls in a row are retried after 0.25, 0.5 and 1 s (backoff with
-        the jitter at its lowest), never closer than the 5 calls/s cap, and no line is lost."""
+        the jitter at its lowest, longer than the 5 calls/s cap), and no line is lost."""
         clock = VirtualClock()
         stream = FakeStream(clock, [(0.0, "a")])
         stream.failures = [AwsUnavailable("throttled")] * 3
         follower, printed = make(stream, rate_limit=5.0)
         await run_until(follower, clock, stop_at=1003.0, grace=0.0)
-        starts = [round(at - 1000.0, 3) for at, _ in stream.calls[:5]]
-        assert starts == [0.0, 0.25, 0.75, 1.75, 1.95]
+        starts = [round(at - 1000.0, 3) for at, _ in stream.calls[:4]]
+        assert starts == [0.0, 0.25, 0.75, 1.75]
         assert printed.lines == ["a"]
 
     async def test_a_failed_call_does_not_move_the_cursor(self) -> None:
@@ -121,14 +146,13 @@ class TestEveryLineOnce:
 class TestPacing:
     async def test_waits_log_interval_when_caught_up(self) -> None:
         """Caught up (same token), the follower waits --log-interval before the next call; the
-        first answer moves the token from none to the stream's start, so one more call follows
-        at once."""
+        first, empty page of a new stream is no reason to read again at once."""
         clock = VirtualClock()
         stream = FakeStream(clock, [])
         follower, _ = make(stream, log_interval=1.0)
         await run_until(follower, clock, stop_at=1003.5, grace=0.0)
         starts = [round(at - 1000.0, 3) for at, _ in stream.calls]
-        assert starts == [0.0, 0.0, 1.0, 2.0, 3.0, 3.5]
+        assert starts == [0.0, 1.0, 2.0, 3.0, 3.5]
 
     async def test_slows_down_when_idle_and_speeds_up_on_new_lines(self) -> None:
         """After 30 s without a line calls thin out to one per 3.5 s; a new line restores 1 s."""
@@ -148,12 +172,12 @@ class TestPacing:
     async def test_rate_limit_spaces_back_to_back_calls(self) -> None:
         """Catching up on a backlog at --log-rate-limit 5, calls start 0.2 s apart."""
         clock = VirtualClock()
-        stream = FakeStream(clock, [(0.0, str(i)) for i in range(30)], page_size=10)
+        stream = FakeStream(clock, [(0.0, str(i)) for i in range(30_000)])
         follower, printed = make(stream, rate_limit=5.0)
         await run_until(follower, clock, stop_at=clock.now + 0.1, grace=0.0)
         starts = [round(at - 1000.0, 3) for at, _ in stream.calls[:4]]
         assert starts == [0.0, 0.2, 0.4, 0.6]
-        assert len(printed.lines) == 30
+        assert len(printed.lines) == 30_000
 
     async def test_wake_reads_at_once(self) -> None:
         """A status change wakes the follower: the stream is read without waiting the interval."""

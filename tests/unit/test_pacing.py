@@ -1,10 +1,10 @@
-"""Pacing of GetLogEvents: idle slow-down and the per-second cap."""
+"""Pacing of GetLogEvents: idle slow-down, the per-second cap, and when to read on at once."""
 
 from __future__ import annotations
 
 import pytest
 
-from ecs_one_off_task.pacing import CallSpacing, idle_interval, retry_delay
+from ecs_one_off_task.pacing import CallSpacing, idle_interval, reads_on_at_once, retry_delay
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,39 @@ def test_retry_delay_backs_off_with_jitter_up_to_a_cap(
 ) -> None:
     """Retries wait half to all of 0.5 s doubling per failure, never more than 8 s."""
     assert retry_delay(failures, jitter) == pytest.approx(expected)
+
+
+class TestReadsOnAtOnce:
+    @pytest.mark.parametrize(
+        ("messages", "token_moved", "first_page", "expected"),
+        [
+            ([], False, False, False),
+            (["a"] * 10_000, False, False, False),
+            (["a"] * 10_000, True, True, True),
+            (["a"] * 9_999, True, False, False),
+            (["x" * 200_000], True, False, True),
+            (["x" * 190_000], True, False, False),
+            ([], True, False, True),
+            ([], True, True, False),
+            (["a line"], True, False, False),
+        ],
+        ids=[
+            "caught-up",
+            "caught-up-full",
+            "full-page",
+            "short-page",
+            "may-be-over-768-kb",
+            "under-768-kb",
+            "empty-page-token-moved",
+            "first-empty-page",
+            "a-line",
+        ],
+    )
+    def test_only_when_more_may_be_there(
+        self, messages: list[str], token_moved: bool, first_page: bool, expected: bool
+    ) -> None:
+        """Read again at once only when the token moved and the page was cut by a cap
+        (10,000 events, or more than 768 KB of UTF-8 possible), or was empty after the first."""
+        assert reads_on_at_once(messages, token_moved=token_moved, first_page=first_page) is (
+            expected
+        )
