@@ -90,6 +90,7 @@ from bench.backlog import (
     fill_stream,
 )
 from bench.common import REPO_ROOT, RESULTS, TOOL, cpu_model, git, say, tool_arguments
+from bench.crowd import current_section, with_section
 from bench.harness import ChildRun, Finished
 from bench.report import Figure, Table, render
 from bench.stats import percentile, spread
@@ -889,7 +890,9 @@ def main() -> int:
         tables=tables(results, defaults),
         method=METHOD,
     )
-    RESULTS.write_text(text)
+    # The Crowd section is bench.crowd's (run after this by `make bench`): keep the last one.
+    crowd_section = current_section(RESULTS.read_text()) if RESULTS.exists() else None
+    RESULTS.write_text(with_section(text, crowd_section) if crowd_section else text)
     say(f"done in {elapsed:.0f} s; wrote {RESULTS.relative_to(REPO_ROOT)}")
     for figure in summary:
         verdict = {None: "", True: "  met", False: "  MISSED"}[figure.met]
