@@ -26,6 +26,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.crowd
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,7 +69,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -78,7 +77,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 from typing import TypeVar
 
 from tests.emulator import Call, Emulator, TaskRecord, Timeline, lines_every, seed_reference
@@ -91,15 +89,12 @@ from bench.backlog import (
     check_equivalence,
     fill_stream,
 )
+from bench.common import REPO_ROOT, RESULTS, TOOL, cpu_model, git, say, tool_arguments
+from bench.crowd import current_section, with_section
 from bench.harness import ChildRun, Finished
 from bench.report import Figure, Table, render
 from bench.stats import percentile, spread
 from ecs_one_off_task.options import build_parser
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
-TOOL = Path(sys.executable).with_name("ecs-one-off-task")
-"""The console script of the venv this bench runs in (.venv/bin/ecs-one-off-task)."""
 
 RUNS = 3
 STAGGER = 1.5
@@ -135,12 +130,6 @@ BACKLOG_TIMEOUT = 150.0
 TASK_TIMEOUT = 30.0
 
 T = TypeVar("T")
-
-
-def say(text: str) -> None:
-    """Progress on stderr."""
-    sys.stderr.write(f"bench: {text}\n")
-    sys.stderr.flush()
 
 
 @dataclass(frozen=True)
@@ -261,13 +250,6 @@ class Bench:
         self.suffix = uuid.uuid4().hex[:6]
         self.results = Results()
 
-    def arguments(self, task_name: str, extra: Sequence[str]) -> tuple[str, ...]:
-        """The tool's command line after the program name."""
-        return (
-            "--task-name", task_name, "--from-task", "myapp", "--cluster", "myEcsCluster",
-            "--image", "myapp:v2", *extra, "--command", "bundle", "exec", "rake", "db:migrate",
-        )  # fmt: skip
-
     def tool(
         self,
         kind: str,
@@ -282,7 +264,7 @@ class Bench:
         """Run the tool once for a task following `timeline`; check and return the run."""
         name = f"bench-{kind}-{index}-{self.suffix}"
         self.emu.script(name, timeline)
-        arguments = self.arguments(name, extra)
+        arguments = tool_arguments(name, extra)
         child = ChildRun(
             (str(TOOL), *arguments),
             env=self.emu.subprocess_env(),
@@ -806,36 +788,16 @@ def tables(results: Results, defaults: Defaults) -> list[Table]:
 # -- the report -----------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _git(*args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
 def header(elapsed: float, results: Results, load: tuple[float, float]) -> list[str]:
     """Date, machine, versions, commands; `load` is the 1-minute load average before, after."""
-    commit = _git("rev-parse", "--short", "HEAD")
-    dirty = _git("status", "--porcelain", "--", "src")
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--", "src")
     examples = [*results.latency[:1], *results.unlimited[:1]]
     tool_lines = [f"  - `{shlex.join(['ecs-one-off-task', *run.arguments])}`" for run in examples]
     return [
         f"- Date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         (
-            f"- Machine: {_cpu_model()}, {os.cpu_count()} cores, "
+            f"- Machine: {cpu_model()}, {os.cpu_count()} cores, "
             f"{platform.system()} {platform.release()}"
         ),
         f"- Python {platform.python_version()}; ecs-one-off-task "
@@ -928,7 +890,9 @@ def main() -> int:
         tables=tables(results, defaults),
         method=METHOD,
     )
-    RESULTS.write_text(text)
+    # The Crowd section is bench.crowd's (run after this by `make bench`): keep the last one.
+    crowd_section = current_section(RESULTS.read_text()) if RESULTS.exists() else None
+    RESULTS.write_text(with_section(text, crowd_section) if crowd_section else text)
     say(f"done in {elapsed:.0f} s; wrote {RESULTS.relative_to(REPO_ROOT)}")
     for figure in summary:
         verdict = {None: "", True: "  met", False: "  MISSED"}[figure.met]

@@ -63,12 +63,14 @@ def reference(emulator: Emulator) -> Reference:
 
 @pytest.fixture
 def emu(emulator: Emulator, reference: Reference) -> Iterator[Emulator]:
-    """The emulator with the reference seeded and this test's calls and faults only."""
+    """The emulator with the reference seeded and this test's calls, faults and quota only."""
     del reference
     emulator.clear_calls()
     emulator.clear_faults()
+    emulator.set_log_quota(None)
     yield emulator
     emulator.clear_faults()
+    emulator.set_log_quota(None)
 
 
 @pytest.fixture

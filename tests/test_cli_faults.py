@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -200,3 +202,69 @@ class TestClosedStdout:
         assert process.wait(timeout=30) == 3
         assert b"Traceback" not in err
         assert b'"outcome": "failed"' in err
+
+
+class TestSharedQuota:
+    """Several runs against the account-wide GetLogEvents quota of the emulator."""
+
+    def test_four_runs_at_once_share_a_tight_quota(self, emu: Emulator, task_name: str) -> None:
+        """Four processes follow their own tasks at once under a quota of 2 calls a second:
+        each prints every line of its task exactly once, in order, and exits with its task's
+        code; throttling shows on stderr once per run at most, not once per throttled call."""
+        emu.set_log_quota(2)
+        codes = [0, 3, 5, 7]
+        names = [f"{task_name}-{n}" for n in range(len(codes))]
+        for name, code in zip(names, codes, strict=True):
+            lines = lines_every(12, 0.1, fmt=f"{name} line {{i}}")
+            emu.script(name, Timeline(lines=lines, runs_for=1.3, exit_code=code))
+        command = [sys.executable, "-m", "ecs_one_off_task", "--log-format", "json"]
+        processes = [
+            subprocess.Popen(
+                [*command, *migration_args(name, "--", "x")],
+                env=emu.subprocess_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for name in names
+        ]
+        results = [process.communicate(timeout=120) for process in processes]
+        for name, code, process, (out, err) in zip(names, codes, processes, results, strict=True):
+            assert out.decode().splitlines() == [f"{name} line {i}" for i in range(1, 13)]
+            assert process.returncode == code
+            assert b"Traceback" not in err
+            assert err.count(b"throttled by AWS: slowing down") <= 1
+        assert faulted(emu, "GetLogEvents") >= 4
+
+    def test_a_drain_throttled_for_three_seconds_still_prints_the_last_lines(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """From the moment the task is STOPPED every GetLogEvents is throttled for 3 s, while
+        the last lines land 1 s after the stop: a throttled call never makes the stream look
+        quiet, so they are printed, and the exit code is the container's."""
+        emu.script(
+            task_name,
+            Timeline(
+                lines=(LogLine(0.0, "started"),),
+                runs_for=0.3,
+                exit_code=4,
+                late_lines=(LogLine(1.0, "last words"), LogLine(1.05, "goodbye")),
+            ),
+        )
+        injected = threading.Event()
+
+        def throttle_the_drain() -> None:
+            arn = emu.wait_for_tasks(task_name, 1, timeout=30)[0]
+            emu.wait_until_status(arn, "STOPPED", timeout=30)
+            emu.inject(Fault(operation="GetLogEvents", kind="throttle"))
+            injected.set()
+            time.sleep(3.0)  # the outage lasts 3 s of real time: nothing to await
+            emu.clear_faults()
+
+        thread = threading.Thread(target=throttle_the_drain, daemon=True)
+        thread.start()
+        run = cli(*migration_args(task_name, "--command", "x"))
+        thread.join(timeout=30)
+        assert injected.is_set()
+        assert run.lines == ["started", "last words", "goodbye"]
+        assert run.exit_code == 4
+        assert faulted(emu, "GetLogEvents") >= 2

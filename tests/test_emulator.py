@@ -66,6 +66,7 @@ def cluster(emu: Emulator, ecs: Any, logs: Any) -> Iterator[str]:
         logs.create_log_group(logGroupName=LOG_GROUP)
     yield CLUSTER
     emu.clear_faults()
+    emu.set_log_quota(None)
 
 
 def start(ecs: Any, family: str, *, log_group: str = LOG_GROUP) -> dict[str, Any]:
@@ -363,6 +364,53 @@ class TestFaults:
         began = time.monotonic()
         assert f"cluster/{CLUSTER}" in " ".join(ecs.list_clusters()["clusterArns"])
         assert time.monotonic() - began >= 0.2
+
+
+class TestLogQuota:
+    """The account-wide GetLogEvents quota: calls per sliding second, across every client."""
+
+    @staticmethod
+    def read(logs: Any, stream: str) -> str:
+        try:
+            logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=stream, startFromHead=True)
+        except botocore.exceptions.ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return "ok"
+
+    def test_calls_beyond_the_quota_are_throttled_for_every_client(
+        self, emu: Emulator, logs: Any
+    ) -> None:
+        """With a quota of 4, eight calls at once from two clients on two streams: the first
+        four are answered, the other four throttled and recorded as such; a second later the
+        quota has room again."""
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="quota-a")
+        other = emu.boto3_client("logs")
+        emu.clear_calls()
+        emu.set_log_quota(4)
+        outcomes = [self.read(client, stream) for client, stream in [(logs, "quota-a"),
+                    (other, "quota-missing")] * 4]  # fmt: skip
+        assert outcomes == ["ok", "ResourceNotFoundException"] * 2 + ["ThrottlingException"] * 4
+        faults = [call.fault for call in emu.calls_to("GetLogEvents")]
+        assert faults == [None] * 4 + ["throttle"] * 4
+        time.sleep(1.0)  # the quota's window is real time: nothing to await
+        assert self.read(logs, "quota-a") == "ok"
+
+    def test_off_by_default_and_when_set_to_none(self, emu: Emulator, logs: Any) -> None:
+        """Without a quota twenty calls in a row are all answered."""
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="quota-off")
+        emu.set_log_quota(2)
+        emu.set_log_quota(None)
+        assert {self.read(logs, "quota-off") for _ in range(20)} == {"ok"}
+
+    def test_only_get_log_events_counts(self, emu: Emulator, logs: Any, ecs: Any) -> None:
+        """Other calls neither count against the quota nor are throttled by it."""
+        logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName="quota-only")
+        emu.set_log_quota(1)
+        for _ in range(5):
+            ecs.list_clusters()
+            logs.describe_log_streams(logGroupName=LOG_GROUP)
+        assert self.read(logs, "quota-only") == "ok"
+        assert self.read(logs, "quota-only") == "ThrottlingException"
 
 
 class TestEndpoint:

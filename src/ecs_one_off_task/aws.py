@@ -27,7 +27,14 @@ from botocore.exceptions import (
 
 from ecs_one_off_task._version import __version__
 from ecs_one_off_task.config import AwsSettings
-from ecs_one_off_task.errors import AccessDenied, AwsError, AwsUnavailable, TaskNotRun, UsageError
+from ecs_one_off_task.errors import (
+    AccessDenied,
+    AwsError,
+    AwsUnavailable,
+    TaskNotRun,
+    Throttled,
+    UsageError,
+)
 from ecs_one_off_task.follower import LogPage
 
 _log = structlog.get_logger("ecs_one_off_task")
@@ -330,7 +337,9 @@ def _translated(action: str) -> Iterator[None]:
             raise AwsError(
                 f"AWS credentials expired during {action} ({code}); renew them and re-run"
             ) from error
-        if code in _THROTTLING_CODES or status >= 500:
+        if code in _THROTTLING_CODES:
+            raise Throttled(f"{action}: {code}: {message}") from error
+        if status >= 500:
             raise AwsUnavailable(f"{action}: {code or status}: {message}") from error
         raise AwsError(f"{action} failed: {code}: {message}") from error
     except NoCredentialsError as error:

@@ -8,6 +8,7 @@ The container's own exit code is not an error: it is passed through as it is.
     ├── AwsError                    125  AWS refused a call the tool cannot recover from
     │   ├── AccessDenied            125  names the IAM action to grant
     │   └── AwsUnavailable          125  throttled, 5xx or unreachable after the SDK's retries
+    │       └── Throttled           125  AWS refused the call for the account's request rate
     ├── TaskNotRun                  125  RunTask failures[], or the task stopped with no exit code
     ├── AlreadyRunning              125  --if-running fail, and a task of the family is running
     └── GaveUpWaiting               124  --timeout passed while waiting for another run's task
@@ -52,6 +53,14 @@ class AwsUnavailable(AwsError):
 
     The status watcher and the log follower keep trying within their waiting budget; elsewhere it
     ends the run.
+    """
+
+
+class Throttled(AwsUnavailable):
+    """AWS refused the call because the account's request rate is over its quota.
+
+    Apart from other failures because the answer differs: the quota is shared by every job in
+    the account, so the watcher and the follower slow their own pace instead of only retrying.
     """
 
 

@@ -139,6 +139,32 @@ class Outage:
             self.failures = 0
 
 
+class Slowdown:
+    """Tells once that throttling slowed a kind of call down, and once that its pace is normal.
+
+    In a crowd of runs sharing the account's quota, throttling comes and goes every few seconds;
+    a line per throttled call would bury the container's output, and say nothing new.
+    """
+
+    def __init__(self, calls: str) -> None:
+        """`calls` names the paced calls, e.g. "log reads (GetLogEvents)"."""
+        self.calls = calls
+
+    def slowed(self, every: float, error: BaseException) -> None:
+        """Throttling has just lengthened the pace to a call every `every` seconds."""
+        structlog.get_logger("ecs_one_off_task").warning(
+            f"{self.calls} throttled by AWS: slowing down to share the account's quota",
+            every_seconds=round(every, 2),
+            error=str(error),
+        )
+
+    def normal(self, every: float) -> None:
+        """The pace is back to a call every `every` seconds, the configured interval."""
+        structlog.get_logger("ecs_one_off_task").info(
+            f"{self.calls} back to their normal pace", every_seconds=round(every, 2)
+        )
+
+
 def colour_wanted(*, on_terminal: bool, environ: Mapping[str, str]) -> bool:
     """Colour on a terminal, unless NO_COLOR; and off one too when FORCE_COLOR says so.
 

@@ -27,7 +27,7 @@ from ecs_one_off_task.errors import (
     UsageError,
 )
 from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
-from ecs_one_off_task.follower import LogFollower, LogPage, WritePage
+from ecs_one_off_task.follower import LogFollower, LogPace, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
 from ecs_one_off_task.output import timestamped
@@ -140,6 +140,9 @@ class Tracker:
         self.heartbeat = heartbeat
         self.timestamps = timestamps
         self._stopper = TaskStopper(aws=aws, cluster=cluster)
+        # One pace and one calls-per-second limit for every follower of the process (--count):
+        # the account's GetLogEvents quota is one, however many streams are read.
+        self._log_pace = LogPace(log_interval=timing.log_interval, rate_limit=timing.log_rate_limit)
         self._seen_stopped: set[str] = set()
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
@@ -335,6 +338,7 @@ class Tracker:
             rate_limit=self.timing.log_rate_limit,
             clock=self.clock,
             sleep=self.sleep,
+            pace=self._log_pace,
         )
 
     def _watcher(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from ecs_one_off_task.errors import AwsUnavailable
-from ecs_one_off_task.output import Outage
+from ecs_one_off_task.errors import AwsUnavailable, Throttled
+from ecs_one_off_task.output import Outage, Slowdown
+from ecs_one_off_task.pacing import AdaptiveInterval
 
 log = structlog.get_logger("ecs_one_off_task")
 
@@ -20,6 +22,11 @@ _WAITING_FOR = {
     "PROVISIONING": "capacity: a container instance or Fargate capacity, an ENI for awsvpc",
     "PENDING": "the image pull, secrets and environment files (execution role permissions)",
 }
+
+# Throttled DescribeTasks slow the polls down to at most one every WATCH_CEILING seconds (or
+# --poll-interval, if longer): the stop is then seen that much later at worst, and the drain
+# grace is counted from the task's stoppedAt anyway.
+WATCH_CEILING = 30.0
 
 # Reads the task; None while ECS does not show it yet.
 DescribeTask = Callable[[], Awaitable[Mapping[str, Any] | None]]
@@ -45,6 +52,8 @@ class StatusWatcher:
 
     The first call is immediate so that a task that stops within the first interval is seen at
     once, and polls keep their rhythm from when each started, not from when it returned.
+    Throttling lengthens the interval, and answered polls bring it back to `poll_interval`, as
+    for the log follower: DescribeTasks' quota is shared by every job in the account too.
     """
 
     def __init__(  # noqa: PLR0913 - every collaborator is injected on purpose
@@ -57,17 +66,29 @@ class StatusWatcher:
         deadline: float | None,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
+        pace: AdaptiveInterval | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
-        """Set up a watcher; nothing is called before `run`."""
+        """Set up a watcher; nothing is called before `run`.
+
+        `pace` may be shared by the watchers of one process; without one the watcher makes its
+        own from `poll_interval` (which is ignored when it is given).
+        """
         self._describe = describe
         self._on_status = on_status
-        self._poll_interval = poll_interval
+        self._pace = (
+            pace
+            if pace is not None
+            else AdaptiveInterval(floor=poll_interval, ceiling=WATCH_CEILING, floor_jitter=0.0)
+        )
         self._max_attempts = max_attempts
         self._deadline = deadline
         self._clock = clock
         self._sleep = sleep
+        self._jitter = jitter
         self.attempts = 0
         self._outage = Outage("task status")
+        self._slowdown = Slowdown("task status checks (DescribeTasks)")
 
     async def run(self) -> Stopped | GaveUp:
         """Watch until STOPPED or until attempts or time run out."""
@@ -103,14 +124,20 @@ class StatusWatcher:
         self.attempts += 1
         try:
             task = await self._describe()
+        except Throttled as error:
+            if self._pace.throttled():
+                self._slowdown.slowed(self._pace.interval, error)
+            return None
         except AwsUnavailable as error:
             self._outage.failed(error)
             return None
         self._outage.recovered()
+        if self._pace.answered():
+            self._slowdown.normal(self._pace.interval)
         return task
 
     async def _sleep_until_next_poll(self, started: float) -> None:
-        wait = started + self._poll_interval - self._clock()
+        wait = started + self._pace.wait(self._jitter()) - self._clock()
         if self._deadline is not None:
             wait = min(wait, self._deadline - self._clock())
         if wait > 0:

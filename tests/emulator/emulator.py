@@ -25,6 +25,7 @@ from .agent import FakeEcsAgent
 from .calls import Call, CallLog
 from .faults import Fault, FaultInjector
 from .pages import aws_pages
+from .quota import LogQuota
 from .server import MotoHttpServer, moto_app
 from .timeline import DEFAULT_TIMELINE, TaskRecord, Timeline
 
@@ -65,6 +66,7 @@ class Emulator:
         self._default_timeline = default_timeline
         self._calls = CallLog()
         self._faults = FaultInjector()
+        self._log_quota = LogQuota()
         self.agent = FakeEcsAgent(
             account_id=self.account_id, region=region, default_timeline=default_timeline
         )
@@ -72,6 +74,7 @@ class Emulator:
             moto_app(
                 calls=self._calls,
                 faults=self._faults,
+                quota=self._log_quota,
                 on_reset=self._after_moto_reset,
                 on_created_service=self.agent.amend_service,
                 list_tasks=self.agent.list_tasks,
@@ -132,7 +135,7 @@ class Emulator:
         self.close()
 
     def reset(self) -> None:
-        """Empty every moto backend and forget calls, faults and scripts.
+        """Empty every moto backend and forget calls, faults, the log quota and scripts.
 
         Goes through POST /moto-api/reset like any moto user would; the middleware re-hooks the
         agent onto the fresh backend objects before that request is answered.
@@ -144,6 +147,7 @@ class Emulator:
             pass
         self._calls.clear()
         self._faults.clear()
+        self._log_quota.set(None)
         self.agent.clear_scripts()
         self.agent.default_timeline = self._default_timeline
 
@@ -240,6 +244,14 @@ class Emulator:
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self._faults.clear()
+
+    def set_log_quota(self, calls_per_second: int | None) -> None:
+        """Throttle GetLogEvents beyond `calls_per_second` in any sliding second, counted over
+        every client as AWS counts the account's quota (about 10); None turns the quota off.
+
+        A throttled call gets ThrottlingException and is recorded with `fault="throttle"`.
+        """
+        self._log_quota.set(calls_per_second)
 
     # -- the fake ECS agent ----------------------------------------------------------------
 

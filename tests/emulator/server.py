@@ -29,6 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from . import amendments
 from .calls import Call, CallLog
 from .faults import FaultInjector, error_response
+from .quota import THROTTLED, LogQuota
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -115,7 +116,8 @@ def _drop_connection(environ: WSGIEnvironment) -> None:
 
 
 class EmulatorMiddleware:
-    """WSGI middleware around moto: records calls, injects faults, amends ECS answers."""
+    """WSGI middleware around moto: records calls, injects faults, enforces the GetLogEvents
+    quota, amends ECS answers."""
 
     def __init__(
         self,
@@ -123,6 +125,7 @@ class EmulatorMiddleware:
         *,
         calls: CallLog,
         faults: FaultInjector,
+        quota: LogQuota,
         on_reset: Callable[[], None],
         on_created_service: Callable[[dict[str, Any]], None],
         list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
@@ -133,6 +136,7 @@ class EmulatorMiddleware:
         self._app = app
         self._calls = calls
         self._faults = faults
+        self._quota = quota
         self._on_reset = on_reset
         self._on_created_service = on_created_service
         self._list_tasks = list_tasks
@@ -148,6 +152,8 @@ class EmulatorMiddleware:
         body = _read_body(environ)
         call = _identify(environ, body)
         fault = self._faults.pick(call)
+        if fault is None and THROTTLED.matches(call) and not self._quota.admit(call.at):
+            fault = THROTTLED
         self._calls.append(
             call
             if fault is None
@@ -219,6 +225,7 @@ def moto_app(
     *,
     calls: CallLog,
     faults: FaultInjector,
+    quota: LogQuota,
     on_reset: Callable[[], None],
     on_created_service: Callable[[dict[str, Any]], None],
     list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
@@ -228,6 +235,7 @@ def moto_app(
         DomainDispatcherApplication(create_backend_app),
         calls=calls,
         faults=faults,
+        quota=quota,
         on_reset=on_reset,
         on_created_service=on_created_service,
         list_tasks=list_tasks,

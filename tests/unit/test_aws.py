@@ -1,12 +1,14 @@
-"""Opening the AWS clients, as a run against real AWS does (no endpoint override)."""
+"""Opening the AWS clients, as a run against real AWS does (no endpoint override), and how
+AWS errors become ours."""
 
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
-from ecs_one_off_task.aws import Aws
+from ecs_one_off_task.aws import Aws, _translated
 from ecs_one_off_task.config import AwsSettings
-from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.errors import AwsUnavailable, Throttled, UsageError
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +31,28 @@ async def test_unknown_region_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown AWS region 'mars-1'"):
         async with Aws.connect(AwsSettings(region="mars-1")):
             pass  # pragma: no cover
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "raised"),
+    [
+        ("ThrottlingException", 400, Throttled),
+        ("TooManyRequestsException", 400, Throttled),
+        ("RequestLimitExceeded", 400, Throttled),
+        ("InternalFailure", 500, AwsUnavailable),
+        ("ServiceUnavailable", 503, AwsUnavailable),
+    ],
+)
+def test_throttling_is_told_apart_from_other_failures(
+    code: str, status: int, raised: type[AwsUnavailable]
+) -> None:
+    """Throttling codes become Throttled (the follower and watcher slow their pace); 5xx stay
+    plain AwsUnavailable (retried with backoff); both are worth another try."""
+    answer = {
+        "Error": {"Code": code, "Message": "m"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    with pytest.raises(AwsUnavailable) as caught, _translated("logs:GetLogEvents"):
+        raise ClientError(answer, "GetLogEvents")
+    assert type(caught.value) is raised
+    assert code in str(caught.value)

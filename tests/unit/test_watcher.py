@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 import anyio
+import pytest
 from structlog.testing import capture_logs
 
-from ecs_one_off_task.errors import AwsUnavailable
+from ecs_one_off_task.errors import AwsUnavailable, Throttled
+from ecs_one_off_task.pacing import AdaptiveInterval
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 from tests.fakes import VirtualClock
 
@@ -39,6 +42,7 @@ async def watch(
     poll_interval: float = 6.0,
     max_attempts: int | None = 100,
     give_up_after: float | None = None,
+    pace: AdaptiveInterval | None = None,
 ) -> tuple[Stopped | GaveUp, ScriptedTask, list[str]]:
     clock = VirtualClock()
     task = ScriptedTask(clock, [(1000.0 + at, answer) for at, answer in script])
@@ -51,6 +55,8 @@ async def watch(
         deadline=None if give_up_after is None else clock.now + give_up_after,
         clock=clock,
         sleep=clock.sleep,
+        pace=pace,
+        jitter=lambda: 0.0,
     )
     async with anyio.create_task_group() as group:
         group.start_soon(clock.drive)
@@ -100,9 +106,10 @@ async def test_gives_up_at_the_timeout() -> None:
 
 
 async def test_unavailable_aws_is_retried_at_the_next_poll() -> None:
-    """A throttled DescribeTasks is tried again at the next poll, and counts as an attempt."""
+    """A DescribeTasks that failed (HTTP 503) is tried again at the next poll, and counts as an
+    attempt."""
     outcome, task, seen = await watch(
-        [(0, AwsUnavailable("throttled")), (5, "STOPPED")], max_attempts=5
+        [(0, AwsUnavailable("ecs:DescribeTasks: 503")), (5, "STOPPED")], max_attempts=5
     )
     assert isinstance(outcome, Stopped)
     assert seen == ["STOPPED"]
@@ -121,3 +128,84 @@ async def test_a_task_stuck_waiting_to_start_is_explained_once() -> None:
     ]
     assert notices == [("PROVISIONING", 60), ("PENDING", 60)]
     assert "capacity" in events[0]["ecs_is_waiting_for"]
+
+
+THROTTLED = Throttled("ecs:DescribeTasks: ThrottlingException: Rate exceeded")
+
+
+def gaps(calls: list[float]) -> list[float]:
+    return [round(b - a, 3) for a, b in itertools.pairwise(calls)]
+
+
+async def test_throttling_lengthens_the_polls_and_answers_bring_them_back() -> None:
+    """Two throttled polls take the 6 s interval to 7.5 s then 9.375 s; each answered poll
+    then takes 1% of 6 s off. Throttled polls count as attempts."""
+    outcome, task, seen = await watch(
+        [(0, "RUNNING"), (10, THROTTLED), (20, "RUNNING"), (60, "STOPPED")], max_attempts=None
+    )
+    assert isinstance(outcome, Stopped)
+    assert seen == ["RUNNING", "STOPPED"]
+    assert gaps(task.calls)[:6] == pytest.approx([6, 6, 7.5, 9.375, 9.315, 9.255])
+
+
+async def test_throttled_polls_are_never_more_than_30_s_apart() -> None:
+    """Throttled for ten minutes, the status is still asked at least every 30 s."""
+    outcome, task, _ = await watch(
+        [(0, "RUNNING"), (10, THROTTLED), (600, "STOPPED")], max_attempts=None
+    )
+    assert isinstance(outcome, Stopped)
+    assert max(gaps(task.calls)) == 30.0
+    assert task.calls[-1] <= 1000.0 + 630.0
+
+
+async def test_one_notice_when_throttling_slows_the_polls_and_one_when_back() -> None:
+    """Throttling says once that status checks slow down, with the pace, and once that they
+    are back to --poll-interval; the throttled polls themselves say nothing more."""
+    with capture_logs() as events:
+        await watch(
+            [(0, "RUNNING"), (10, THROTTLED), (20, "RUNNING"), (900, "STOPPED")],
+            max_attempts=None,
+        )
+    notices = [(e["log_level"], e["event"], e["every_seconds"]) for e in events]
+    assert notices == [
+        (
+            "warning",
+            (
+                "task status checks (DescribeTasks) throttled by AWS: slowing down to share the"
+                " account's quota"
+            ),
+            7.5,
+        ),
+        ("info", "task status checks (DescribeTasks) back to their normal pace", 6.0),
+    ]
+
+
+async def test_watchers_can_share_one_pace() -> None:
+    """A pace handed to two watchers: the throttle one of them meets slows the other (7.5 s,
+    less the 1% its own answer at that moment took off)."""
+    shared = AdaptiveInterval(floor=6.0, floor_jitter=0.0)
+    clock = VirtualClock()
+    script = [(1000.0, "RUNNING"), (1010.0, THROTTLED), (1015.0, "RUNNING")]
+    throttled = ScriptedTask(clock, script)
+    answered = ScriptedTask(clock, [(1000.0, "RUNNING"), (1050.0, "STOPPED")])
+    watchers = [
+        StatusWatcher(
+            describe=task.describe,
+            on_status=lambda _status, _task: None,
+            poll_interval=6.0,
+            max_attempts=None,
+            deadline=1050.0 if task is throttled else None,
+            clock=clock,
+            sleep=clock.sleep,
+            pace=shared,
+            jitter=lambda: 0.0,
+        )
+        for task in (throttled, answered)
+    ]
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        async with anyio.create_task_group() as both:
+            for watcher in watchers:
+                both.start_soon(watcher.run)
+        group.cancel_scope.cancel()
+    assert gaps(answered.calls)[:3] == pytest.approx([6, 6, 7.44])

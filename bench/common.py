@@ -1,0 +1,50 @@
+"""What the benchmarks share: where things are, the tool's command line, the machine's name."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
+TOOL = Path(sys.executable).with_name("ecs-one-off-task")
+"""The console script of the venv the bench runs in (.venv/bin/ecs-one-off-task)."""
+
+
+def say(text: str) -> None:
+    """Progress on stderr."""
+    sys.stderr.write(f"bench: {text}\n")
+    sys.stderr.flush()
+
+
+def tool_arguments(task_name: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The tool's command line after the program name, for the seeded reference "myapp"."""
+    return (
+        "--task-name", task_name, "--from-task", "myapp", "--cluster", "myEcsCluster",
+        "--image", "myapp:v2", *extra, "--command", "bundle", "exec", "rake", "db:migrate",
+    )  # fmt: skip
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git(*args: str) -> str:
+    """The output of a git command in the repository, or "unknown"."""
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
