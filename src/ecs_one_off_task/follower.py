@@ -69,7 +69,7 @@ class LogPace:
 
     @property
     def floor(self) -> float:
-        """The configured interval (--log-interval): the pace is never faster."""
+        """--log-interval: the interval never drops below it; at full pace waits average it."""
         return self.interval.floor
 
     @property
