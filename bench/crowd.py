@@ -182,7 +182,8 @@ def run_crowd(emu: Emulator, size: int, suffix: str) -> Crowd:
         for name in names:
             children.append(
                 ChildRun(
-                    (str(TOOL), *tool_arguments(name)),
+                    # JSON events: the throttling notices are counted from stderr.
+                    (str(TOOL), *tool_arguments(name, ("--log-format", "json"))),
                     env=emu.subprocess_env(),
                     cwd=REPO_ROOT,
                     keep_lines=True,
