@@ -121,6 +121,20 @@ def _reporting(options: argparse.Namespace) -> Reporting:
     )
 
 
+def _timing(
+    options: argparse.Namespace, *, max_attempts: int | None, timeout: float | None
+) -> Timing:
+    """The reading options (shared by the run and `attach`) and the waiting budget."""
+    return Timing(
+        poll_interval=options.poll_interval,
+        max_attempts=max_attempts,
+        log_interval=options.log_interval,
+        drain_grace=options.drain_grace,
+        timeout=timeout,
+        log_rate_limit=options.log_rate_limit,
+    )
+
+
 def _aws_settings(options: argparse.Namespace) -> AwsSettings:
     return AwsSettings(
         profile=options.profile,
@@ -173,13 +187,7 @@ def parse_attach_args(argv: Sequence[str]) -> AttachConfig:
         task=options.task,
         container=options.container,
         since=options.since,
-        timing=Timing(
-            poll_interval=options.poll_interval,
-            max_attempts=None,
-            log_interval=options.log_interval,
-            drain_grace=options.drain_grace,
-            log_rate_limit=options.log_rate_limit,
-        ),
+        timing=_timing(options, max_attempts=None, timeout=None),
         log_format=LogFormat(options.log_format),
         reporting=_reporting(options),
         stop_on_interrupt=options.stop_on_interrupt,
@@ -487,14 +495,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             platform_version=options.platform_version,
             count=options.count,
         ),
-        timing=Timing(
-            poll_interval=options.poll_interval,
-            max_attempts=max_attempts,
-            log_interval=options.log_interval,
-            drain_grace=options.drain_grace,
-            timeout=options.timeout,
-            log_rate_limit=options.log_rate_limit,
-        ),
+        timing=_timing(options, max_attempts=max_attempts, timeout=options.timeout),
         log_format=LogFormat(options.log_format),
         reporting=_reporting(options),
         dry_run=options.dry_run,
