@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,6 +109,31 @@ class TestRetry:
         assert (attached["task_arn"], attached["started_by"]) == (arn, "ecs-one-off-task")
         assert len([r for r in emu.task_records() if r.family == task_name]) == 1
 
+    def test_a_killed_count_run_retried_attaches_to_every_task(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--count 3 killed mid-stream, then the same command: still one RunTask in all; the
+        retry follows all three tasks (none left running unseen), each line once with its task's
+        prefix, and exits with the failing task's code."""
+        emu.script(
+            task_name,
+            # Long enough that all three still run when the retry looks (not a timing assert).
+            Timeline(lines=lines_every(8, 0.1), runs_for=3.0, exit_codes=(0, 6, 0)),
+        )
+        args = migration_args(task_name, "--count", "3", "--", "x")
+        start_and_kill(emu, args)
+        emu.clear_calls()
+        run = cli(*args)
+        assert run.exit_code == 6
+        assert writes(emu) == []
+        records = [r for r in emu.task_records() if r.family == task_name]
+        assert len(records) == 3
+        for record in records:
+            prefix = f"[{record.task_id[:8]}] "
+            mine = [line[len(prefix) :] for line in run.lines if line.startswith(prefix)]
+            assert mine == [f"line {i}" for i in range(1, 9)]
+        assert len(run.lines) == 24
+
     def test_a_new_image_waits_for_the_running_task_then_starts_its_own(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
@@ -141,7 +167,7 @@ class TestRetry:
         emu.clear_calls()
         run = cli(*migration_args(task_name, "--if-running", "fail", "--", "x"))
         assert run.exit_code == 125
-        assert run.final_error == f"--if-running fail: fail: {arn} is RUNNING"
+        assert run.final_error == f"--if-running fail: {arn} is RUNNING"
         assert writes(emu) == []
 
     def test_if_running_start_starts_another(
@@ -156,15 +182,22 @@ class TestRetry:
         assert emu.calls_to("ListTasks") == []
 
     def test_a_signal_while_waiting_stops_nothing(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]
+        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str], tmp_path: Path
     ) -> None:
-        """SIGTERM while waiting for another run's task: 143, no StopTask, no RunTask."""
+        """SIGTERM while waiting for another run's task: 143, no StopTask, no RunTask, and the
+        tool says (and its summary records) that nothing was started, not that it stops a task."""
         cleanup.append(foreign_task(emu, task_name, Timeline(runs_for=math.inf)))
         emu.clear_calls()
         signal_when(emu, "DescribeTasks", 3, signal.SIGTERM)
-        run = cli(*migration_args(task_name, "--", "x"))
+        summary = tmp_path / "summary.json"
+        run = cli(*migration_args(task_name, "--summary-json", str(summary), "--", "x"))
         assert run.exit_code == 143
         assert writes(emu) == []
+        warned = [e["event"] for e in run.events if e.get("signal")]
+        assert warned == ["signal received: no task was started; exiting"]
+        assert json.loads(summary.read_text())["reason"] == (
+            "interrupted by SIGTERM: nothing was started"
+        )
 
     def test_waiting_counts_against_the_timeout(
         self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]

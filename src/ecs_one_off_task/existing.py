@@ -45,14 +45,17 @@ class Decision:
 
     action: Action
     task: Mapping[str, Any] | None = None
+    """The task failed on, or the newest one attached to."""
+    attach_to: tuple[Mapping[str, Any], ...] = ()
+    """Every task attached to, oldest first: a retried --count N run has N of them."""
     waiting_for: tuple[Mapping[str, Any], ...] = ()
 
     def describe(self) -> str:
         """One line for stderr and for --dry-run."""
-        if self.action is Action.ATTACH and self.task is not None:
-            return f"attach to {self.task['taskArn']}"
+        if self.action is Action.ATTACH:
+            return "attach to " + ", ".join(str(t["taskArn"]) for t in self.attach_to)
         if self.action is Action.FAIL and self.task is not None:
-            return f"fail: {self.task['taskArn']} is {self.task.get('lastStatus')}"
+            return f"{self.task['taskArn']} is {self.task.get('lastStatus')}"
         if self.action is Action.WAIT:
             return f"wait for {len(self.waiting_for)} running task(s) to stop, then start"
         return "start a new task"
@@ -76,10 +79,12 @@ def decide(
     running: Sequence[Mapping[str, Any]],
     *,
     same_content: Callable[[Mapping[str, Any]], bool],
+    count: int = 1,
 ) -> Decision:
     """Decide from the tasks of the family that have not stopped (every page of them).
 
-    `same_content` tells whether a task's definition is what this run would register or reuse.
+    `same_content` tells whether a task's definition is what this run would register or reuse;
+    `count` is how many tasks the run starts (--count): a retry attaches to as many.
     """
     if not running or mode is IfRunning.START:
         return START_NEW
@@ -87,9 +92,15 @@ def decide(
     if mode is IfRunning.FAIL:
         return Decision(action=Action.FAIL, task=newest[0])
     if mode is IfRunning.ATTACH:
-        return Decision(action=Action.ATTACH, task=newest[0])
+        return _attach(newest[:count])
     if mode is IfRunning.AUTO:
-        mine = next((task for task in newest if same_content(task)), None)
-        if mine is not None:
-            return Decision(action=Action.ATTACH, task=mine)
+        mine = [task for task in newest if same_content(task)][:count]
+        if mine:
+            return _attach(mine)
     return Decision(action=Action.WAIT, waiting_for=tuple(newest))
+
+
+def _attach(newest_first: Sequence[Mapping[str, Any]]) -> Decision:
+    return Decision(
+        action=Action.ATTACH, task=newest_first[0], attach_to=tuple(reversed(newest_first))
+    )

@@ -29,11 +29,14 @@ class Interrupt:
     """Turns SIGINT/SIGTERM into cancellation: the first cancels the phase, a second `hard`."""
 
     def __init__(self, *, first_says: str = "signal received: stopping the task") -> None:
-        """`first_says` is the warning printed on the first signal."""
+        """`first_says` is the warning printed on the first signal; it may change as a run goes.
+
+        Before any task exists a signal stops nothing, and the warning must not say it does.
+        """
         self.signum: int | None = None
         self.hard = anyio.CancelScope()
         self._phase = anyio.CancelScope()
-        self._first_says = first_says
+        self.first_says = first_says
 
     @property
     def received(self) -> bool:
@@ -64,7 +67,7 @@ class Interrupt:
             async for signum in signals:
                 if self.signum is None:
                     self.signum = signum
-                    log.warning(self._first_says, signal=signal.strsignal(signum))
+                    log.warning(self.first_says, signal=signal.strsignal(signum))
                     self._phase.cancel()
                 else:
                     log.warning("second signal: quitting without waiting for the logs")

@@ -29,6 +29,9 @@ class TaskEnd:
     container_reason: str | None
     stopped_at: datetime | None
     sidecars: tuple[ContainerEnd, ...] = ()
+    started: bool = False
+    """Whether the task had started (startedAt): a container can run and still end with no
+    exit code (a lost host, a Spot interruption)."""
 
     @property
     def ran(self) -> bool:
@@ -77,6 +80,7 @@ def task_end(task: Mapping[str, Any], container_name: str) -> TaskEnd:
         stopped_reason=task.get("stoppedReason"),
         container_reason=container.get("reason") if container else None,
         stopped_at=task.get("stoppedAt"),
+        started=task.get("startedAt") is not None,
         sidecars=tuple(
             ContainerEnd(
                 name=str(c.get("name")),

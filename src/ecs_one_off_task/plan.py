@@ -123,7 +123,10 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
                 else None
             )
             decision = decide(
-                config.if_running, running, same_content=matches or (lambda _task: False)
+                config.if_running,
+                running,
+                same_content=matches or (lambda _task: False),
+                count=placement.count,
             )
     register = dict(desired)
     if spec.tags:

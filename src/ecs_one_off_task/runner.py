@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -35,6 +35,8 @@ from ecs_one_off_task.running import StopWaiter, started_at
 from ecs_one_off_task.tracking import Target, Tracker, target_of
 
 log = structlog.get_logger("ecs_one_off_task")
+
+NOTHING_STARTED = "signal received: no task was started; exiting"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +66,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
 
     `facts` gets what the run learns, for its report; `ci` writes the CI system's markers.
     """
-    interrupt = Interrupt()
+    interrupt = Interrupt(first_says=NOTHING_STARTED)
     facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
     facts.task_name = config.task.task_name
     facts.cluster = config.placement.cluster
@@ -92,7 +94,8 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     finally:
         if interrupt.received:
             name = signal.Signals(interrupt.signum or signal.SIGINT).name
-            facts.ended(Outcome.INTERRUPTED, f"interrupted by {name}: the task was stopped")
+            what = "the task was stopped" if facts.tasks else "nothing was started"
+            facts.ended(Outcome.INTERRUPTED, f"interrupted by {name}: {what}")
     if result is None:  # a second signal cancelled the run
         return RunResult(exit_code=interrupt.exit_code)
     return result
@@ -142,8 +145,11 @@ class _Run:
         if self.interrupt.received:
             return RunResult(exit_code=self.interrupt.exit_code)
 
-        if decision.task is not None:  # attach: this run, retried, or --if-running attach
-            targets = [await self._attach(decision.task)]
+        # From here on a signal stops the tasks: RunTask's, or the ones attached to.
+        self.interrupt.first_says = "signal received: stopping the task"
+        if decision.attach_to:  # this run (or --count's N), retried; or --if-running attach
+            several = len(decision.attach_to) > 1
+            targets = [await self._attach(task, several=several) for task in decision.attach_to]
         else:
             targets = await self._run_task(plan, task_definition_arn)
         self.ci.output_begins()
@@ -197,11 +203,13 @@ class _Run:
             or (DEFAULT_RETENTION_DAYS if created else "unchanged"),
         )
 
-    async def _attach(self, task: Mapping[str, Any]) -> Target:
+    async def _attach(self, task: Mapping[str, Any], *, several: bool) -> Target:
         """The target of a running task of the family: the one-off container's stream."""
         names = [c.get("name") for c in task.get("containers", ())]
         mine = self.config.task.task_name
         target = await target_of(self.aws, task, container=mine if mine in names else None)
+        if several:
+            target = replace(target, label=f"[{target.task_id[:8]}] ")
         self.facts.task_definition_arn = str(task.get("taskDefinitionArn"))
         log.info(
             "attaching to a running task: following it from the head",

@@ -192,7 +192,12 @@ class Tracker:
         failing = next((i for i, end in enumerate(ends) if end.exit_code != 0), None)
         if failing is not None and not ends[failing].ran:
             arn = followed[failing].target.task_arn
-            raise TaskNotRun(f"task {arn} stopped without running: {ends[failing].describe()}")
+            how = (
+                "ran but ended with no exit code"
+                if ends[failing].started
+                else "stopped without running"
+            )
+            raise TaskNotRun(f"task {arn} {how}: {ends[failing].describe()}")
         return run_exit_code(ends)
 
     async def stop(self, task_arn: str, reason: str) -> None:

@@ -96,8 +96,6 @@ class StatusWatcher:
         since = self._clock()
         noticed = False
         while True:
-            if self._deadline is not None and self._clock() >= self._deadline:
-                return GaveUp(why="timeout reached")
             started = self._clock()
             task = await self._poll()
             if task is not None:
@@ -115,6 +113,10 @@ class StatusWatcher:
                         seconds=round(started - since),
                         ecs_is_waiting_for=_WAITING_FOR[status],
                     )
+            # Checked after the poll: a task that stopped just before the deadline is STOPPED,
+            # with its own exit code, not given up on.
+            if self._deadline is not None and self._clock() >= self._deadline:
+                return GaveUp(why="timeout reached")
             if self._max_attempts is not None and self.attempts >= self._max_attempts:
                 return GaveUp(why=f"task not STOPPED after {self.attempts} status checks")
             await self._sleep_until_next_poll(started)

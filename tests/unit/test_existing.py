@@ -54,6 +54,16 @@ class TestDecide:
         decision = decide(mode, running, same_content=mine)
         assert (decision.action, decision.task) == (action, about)
 
+    def test_a_retried_count_run_attaches_to_as_many_of_its_tasks(self) -> None:
+        """--count 2 retried: the two newest tasks of this run's content are attached to,
+        oldest first (the order their lines are labelled in), the other content ignored."""
+        decision = decide(IfRunning.AUTO, [OLD_MINE, OTHER, NEW_MINE], same_content=mine, count=2)
+        assert decision.action is Action.ATTACH
+        assert [t["taskArn"] for t in decision.attach_to] == [
+            "arn:task/old-mine",
+            "arn:task/new-mine",
+        ]
+
     def test_waiting_is_for_every_task_newest_first(self) -> None:
         """A wait covers every running task, so none is started beside any of them."""
         decision = decide(IfRunning.WAIT, [OLD_MINE, OTHER, NEW_MINE], same_content=mine)

@@ -89,3 +89,11 @@ class TestSeveralTasksAndSidecars:
         assert end.describe() == (
             "stopCode: EssentialContainerExited; stopped by sidecar 'router' (exit code 1)"
         )
+
+
+class TestStarted:
+    @pytest.mark.parametrize(("started_at", "started"), [(STOPPED_AT, True), (None, False)])
+    def test_a_task_that_started_is_told_apart(self, started_at: Any, started: bool) -> None:
+        """The task's startedAt says whether a task with no exit code had run at all."""
+        end = task_end(task({"name": "mig"}, startedAt=started_at), "mig")
+        assert (end.ran, end.started) == (False, started)

@@ -98,11 +98,21 @@ async def test_gives_up_after_max_attempts() -> None:
 
 
 async def test_gives_up_at_the_timeout() -> None:
-    """--timeout 20 with 6 s polls ends the wait at 20 s, not at the next poll."""
+    """--timeout 20 with 6 s polls ends the wait at 20 s, after one last look then, not at the
+    next poll."""
     clock_start = 1000.0
     outcome, task, _ = await watch([(0, "RUNNING")], give_up_after=20.0, max_attempts=None)
     assert outcome == GaveUp(why="timeout reached")
-    assert [at - clock_start for at in task.calls] == [0, 6, 12, 18]
+    assert [at - clock_start for at in task.calls] == [0, 6, 12, 18, 20]
+
+
+async def test_a_task_that_stops_just_before_the_timeout_is_not_given_up_on() -> None:
+    """The task stops at 19 s, between the last poll and a 20 s timeout: the look at the
+    deadline sees STOPPED, so the run ends with the container's code, not 124."""
+    outcome, _, _ = await watch(
+        [(0, "RUNNING"), (19, "STOPPED")], give_up_after=20.0, max_attempts=None
+    )
+    assert isinstance(outcome, Stopped)
 
 
 async def test_unavailable_aws_is_retried_at_the_next_poll() -> None:
