@@ -93,6 +93,16 @@ class CliRun:
         """The stdout split into lines (one container line each)."""
         return self.stdout.decode().splitlines()
 
+    def lines_by_task(self, task_ids: list[str]) -> dict[str, list[str]]:
+        """The stdout lines of each task of a --count run, by their `[<id[:8]>] ` prefix
+        (removed); a line with no known prefix is under ""."""
+        by_task: dict[str, list[str]] = {task_id: [] for task_id in task_ids}
+        by_task[""] = []
+        for line in self.lines:
+            owner = next((t for t in task_ids if line.startswith(f"[{t[:8]}] ")), "")
+            by_task[owner].append(line[11:] if owner else line)
+        return by_task
+
     @property
     def events(self) -> list[dict[str, Any]]:
         """The tool's own JSON events on stderr."""
