@@ -325,7 +325,8 @@ def end_lines(report: Report) -> list[Line]:
     deciding = report.deciding_task
     if deciding is None:
         return []
-    text = f"exit code {report.exit_code}"
+    # With --count the task whose code it is goes first, with the label its lines had.
+    text = f"{deciding.label if len(report.tasks) > 1 else ''}exit code {report.exit_code}"
     if deciding.seconds_running is not None:
         text += f" after {format_duration(deciding.seconds_running)} RUNNING"
     text += f", {format_duration(report.seconds)} in all"

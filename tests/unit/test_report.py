@@ -180,6 +180,23 @@ class TestEndLines:
             "lines": 3,
         }
 
+    def test_with_several_tasks_the_end_names_the_failing_one(self) -> None:
+        """--count 2 where the second task failed: the exit-code line starts with that task's
+        label, as its lines on stdout did."""
+        facts = facts_of_a_run(exit_code=0)
+        facts.tasks[0].label = "[01234567] "
+        second = facts.track(
+            task_arn=TASK_ARN.replace("0123", "fedc"),
+            log_stream="ecs/mig/fedc",
+            label="[fedc4567] ",
+        )
+        second.saw("RUNNING", {}, at=114.0)
+        second.saw("STOPPED", stopped_task(exit_code=5), at=157.0)
+        report = build_report(facts, exit_code=5, ended_at=163.0, ended_wall=0, tool_version="1")
+        assert (
+            end_lines(report)[0].text == "[fedc4567] exit code 5 after 43 s RUNNING, 1m 03s in all"
+        )
+
 
 class TestMarkdown:
     def test_run_and_task_tables(self) -> None:
