@@ -350,27 +350,13 @@ def end_lines(report: Report) -> list[Line]:
         )
     ]
     for task in report.tasks:
-        lines.append(
-            Line(
-                level="info",
-                text=f"{task.label}task {task.task_arn}",
-                said={"task_arn": task.task_arn},
-            )
-        )
-        if task.console_url:
-            lines.append(
-                Line(
-                    level="info",
-                    text=f"{task.label}ECS console: {task.console_url}",
-                    said={"console_url": task.console_url},
+        for key, name, value in (
+            ("task_arn", "task", task.task_arn),
+            ("console_url", "ECS console:", task.console_url),
+            ("log_url", "CloudWatch Logs:", task.log_url),
+        ):
+            if value:
+                lines.append(
+                    Line(level="info", text=f"{task.label}{name} {value}", said={key: value})
                 )
-            )
-        if task.log_url:
-            lines.append(
-                Line(
-                    level="info",
-                    text=f"{task.label}CloudWatch Logs: {task.log_url}",
-                    said={"log_url": task.log_url},
-                )
-            )
     return lines
