@@ -132,6 +132,30 @@ class TestReadableProgress:
         assert (end["exit_code"], end["outcome"], end["lines"]) == (0, "succeeded", 1)
         assert events[-1]["log_url"].startswith("https://us-east-1.console.aws.amazon.com/")
 
+    def test_a_first_poll_that_sees_running_still_says_how_long_it_was_not(
+        self, emu: Emulator, cli: Cli, task_name: str, tmp_path: Path
+    ) -> None:
+        """DescribeTasks does not see the task until it is RUNNING: RunTask's answer
+        (PROVISIONING) is the status before, so the first status line says how long the task
+        was PROVISIONING, and the summary counts that time (at least the 1.5 s it was hidden)."""
+        emu.script(
+            task_name,
+            Timeline(provisioning=0.5, invisible_for=1.5, lines=(LogLine(0.0, "hi"),), runs_for=2),
+        )
+        path = tmp_path / "summary.json"
+        run = cli(*plain(*migration_args(task_name, "--summary-json", str(path), "--", "x")))
+        assert run.exit_code == 0
+        statuses = [
+            line
+            for line in without_time(run.stderr)
+            if line.split(" ", 1)[0] in {"PROVISIONING", "PENDING", "RUNNING"}
+        ]
+        assert len(statuses) == 1, statuses
+        assert re.fullmatch(r"RUNNING after \d+ s in PROVISIONING", statuses[0]), statuses
+        spent = json.loads(path.read_text())["tasks"][0]["seconds_in_status"]
+        assert sorted(spent) == ["PROVISIONING", "RUNNING"]
+        assert spent["PROVISIONING"] >= 1.5
+
     def test_quiet_keeps_only_warnings_errors_and_the_container(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:

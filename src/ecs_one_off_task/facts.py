@@ -48,6 +48,9 @@ class TaskFacts:
     description: Mapping[str, Any] | None = None
     """The last DescribeTasks answer for the task."""
     lines: int = 0
+    started_as: tuple[str, float] | None = None
+    """The lastStatus RunTask answered with, and when: the status the task was in before the
+    first poll, so that a first poll seeing RUNNING still knows how long it was not."""
 
     @property
     def task_id(self) -> str:
@@ -66,6 +69,12 @@ class TaskFacts:
 
     def saw(self, status: str, task: Mapping[str, Any], *, at: float) -> tuple[str, float] | None:
         """Note a new lastStatus; return the previous status and the seconds spent in it."""
+        if not self.statuses and self.started_as is not None:
+            # What RunTask answered is the first status; the first poll may confirm it.
+            self.statuses.append(self.started_as)
+            if self.started_as[0] == status:
+                self.description = task
+                return None
         previous = self.statuses[-1] if self.statuses else None
         self.statuses.append((status, at))
         self.description = task
@@ -116,12 +125,21 @@ class RunFacts:
         """The facts of one started task."""
         return next(t for t in self.tasks if t.task_arn == task_arn)
 
-    def track(self, *, task_arn: str, log_stream: str, label: str = "") -> TaskFacts:
+    def track(
+        self,
+        *,
+        task_arn: str,
+        log_stream: str,
+        label: str = "",
+        started_as: tuple[str, float] | None = None,
+    ) -> TaskFacts:
         """The facts of a started task, noted now unless they were before."""
         for task in self.tasks:
             if task.task_arn == task_arn:
                 return task
-        task = TaskFacts(task_arn=task_arn, log_stream=log_stream, label=label)
+        task = TaskFacts(
+            task_arn=task_arn, log_stream=log_stream, label=label, started_as=started_as
+        )
         self.tasks.append(task)
         return task
 

@@ -229,9 +229,14 @@ class _Run:
             answer = await self.aws.run_task(plan.run_task_request(task_definition_arn))
         took = self.clock() - started
         targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
-        for target in targets:
+        answered_at = self.clock()
+        for target, task in zip(targets, answer.tasks, strict=True):
+            status = task.get("lastStatus")
             self.facts.track(
-                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
+                task_arn=target.task_arn,
+                log_stream=target.log_stream,
+                label=target.label,
+                started_as=(str(status), answered_at) if status else None,
             )
         if answer.failures:
             # Fewer tasks than asked: the run is not what was asked for.
