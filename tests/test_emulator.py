@@ -129,7 +129,7 @@ class TestLifecycle:
         """A scripted task goes PROVISIONING -> PENDING -> RUNNING -> STOPPED with its exit code."""
         emu.script(
             "phases",
-            Timeline(provisioning=0.15, pending=0.15, runs_for=0.15, exit_code=3, stopping=0.06),
+            Timeline(provisioning=0.6, pending=0.6, runs_for=0.6, exit_code=3, stopping=0.06),
         )
         task = start(ecs, "phases")
         arn = task["taskArn"]
@@ -212,7 +212,7 @@ class TestLogs:
         emu.script(
             "lines",
             Timeline(
-                provisioning=0.2,
+                provisioning=1.0,
                 lines=(*scripted, LogLine(1.0, "after the exit")),
                 runs_for=0.1,
             ),
@@ -237,7 +237,7 @@ class TestLogs:
             Timeline(
                 lines=(LogLine(0.0, "early"),),
                 runs_for=0.05,
-                late_lines=(LogLine(0.2, "late"),),
+                late_lines=(LogLine(1.0, "late"),),
             ),
         )
         arn = start(ecs, "late")["taskArn"]
@@ -299,7 +299,7 @@ class TestAnswers:
 
     def test_invisible_task_is_missing(self, emu: Emulator, ecs: Any) -> None:
         """Right after RunTask, DescribeTasks answers MISSING until invisible_for has passed."""
-        emu.script("eventual", Timeline(invisible_for=0.2, provisioning=0.3))
+        emu.script("eventual", Timeline(invisible_for=1.0, provisioning=1.2))
         arn = start(ecs, "eventual")["taskArn"]
         answer = ecs.describe_tasks(cluster=CLUSTER, tasks=[arn])
         assert answer["tasks"] == []
@@ -420,7 +420,7 @@ class TestEndpoint:
         """While down the endpoint refuses connections; back on the same port, state is kept."""
         url = emu.endpoint_url
         ecs.create_cluster(clusterName="survives-restart")
-        back = emu.restart(down_for=0.2)
+        back = emu.restart(down_for=1.0)
         with pytest.raises(botocore.exceptions.EndpointConnectionError):
             ecs.list_clusters()
         assert back.wait(timeout=5)

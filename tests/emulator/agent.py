@@ -452,6 +452,7 @@ class FakeEcsAgent:
         """ListTasks as AWS answers it: desiredStatus RUNNING unless asked, the family of any
         revision, `maxResults` (at most `list_tasks_page_size`) a page, with a nextToken."""
         with self._cond:
+            self._catch_up()
             backend = self._require_hooked().backend
             cluster = backend._get_cluster(params.get("cluster", "default"))
             wanted = params.get("desiredStatus", "RUNNING")
@@ -472,6 +473,7 @@ class FakeEcsAgent:
 
     def _describe_tasks(self, cluster_str: str, tasks: list[str]) -> list[Any]:
         with self._cond:
+            self._catch_up()
             found = self._require_hooked().describe_tasks(cluster_str, tasks)
             now = time.monotonic()
             visible = []
@@ -486,6 +488,7 @@ class FakeEcsAgent:
 
     def _stop_task(self, cluster_str: str, task_str: str, reason: str) -> Any:
         with self._cond:
+            self._catch_up()
             hooked = self._require_hooked()
             run = self._find_run_or_none(task_str)
             if run is None:
@@ -760,6 +763,15 @@ class FakeEcsAgent:
                     continue
                 timeout = self._events[0].due - now if self._events else None
                 self._cond.wait(timeout)
+
+    def _catch_up(self) -> None:
+        """Apply what is due before answering a request (caller holds the Condition).
+
+        The answer then follows the timeline whenever the agent thread gets to run: a loaded
+        machine delays the thread, not the task's life as clients see it.
+        """
+        if self._events and self._events[0].due <= time.monotonic():
+            self._apply_due(time.monotonic())
 
     def _apply_due(self, now: float) -> None:
         """Apply every event due by `now` (including ones they schedule), then flush logs."""
