@@ -91,6 +91,16 @@ def signal_when(emu: Emulator, operation: str, count: int, signum: int) -> None:
     threading.Thread(target=send, daemon=True).start()
 
 
+def stop_when(emu: Emulator, operation: str, count: int, task_arn: str) -> None:
+    """StopTask `task_arn` once `count` calls to `operation` arrived."""
+
+    def stop() -> None:
+        emu.wait_for_calls(operation, count, timeout=20)
+        emu.boto3_client("ecs").stop_task(cluster=CLUSTER, task=task_arn, reason="test: done")
+
+    threading.Thread(target=stop, daemon=True).start()
+
+
 class TestRetry:
     def test_a_killed_run_retried_attaches_and_prints_everything_once(
         self, emu: Emulator, cli: Cli, task_name: str
@@ -136,9 +146,13 @@ class TestRetry:
     ) -> None:
         """The same family with a new image: the second run waits for the first task to stop,
         then starts its own (never two RUNNING at once) and prints only its own lines."""
-        emu.script(task_name, Timeline(lines=lines_every(10, 0.1), runs_for=1.5, stopping=0.2))
+        emu.script(task_name, Timeline(lines=lines_every(10, 0.1), runs_for=math.inf, stopping=0.2))
         first = start_and_kill(emu, migration_args(task_name, "--", "x"))
+        emu.script(task_name, Timeline(lines=lines_every(10, 0.1), runs_for=1.5))
         emu.clear_calls()
+        # The first task ends once the second run waits for it: the lookup's DescribeTasks,
+        # then the wait's first poll.
+        stop_when(emu, "DescribeTasks", 2, first)
         run = cli(*migration_args(task_name, "--image", "myapp:v3", "--", "x"))
         assert run.exit_code == 0
         records = [r for r in emu.task_records() if r.family == task_name]
@@ -289,7 +303,8 @@ class TestAttachCommand:
     def test_a_stopped_task_prints_its_log_and_exits_at_once(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """Attach on a task stopped long ago: its whole log and its code after one status call."""
+        """Attach on a task stopped long ago: its whole log and its code after one status call
+        and one read."""
         arn = foreign_task(emu, task_name, Timeline(lines=lines_every(5, 0.0), runs_for=0.05))
         emu.wait_until_status(arn, "STOPPED")
         time.sleep(0.4)  # the drain grace (0.3 s) counted from stoppedAt is over before attaching
@@ -297,9 +312,11 @@ class TestAttachCommand:
         run = attach(cli, arn)
         assert run.exit_code == 0
         assert run.lines == [f"line {i}" for i in range(1, 6)]
-        assert len(emu.calls_to("DescribeTasks")) == 2
-        # One page of lines, one that says "caught up", and no waiting for a quiet stream.
-        assert len(emu.calls_to("GetLogEvents")) == 2
+        # The lookup's description is the watcher's first answer: no second DescribeTasks, and
+        # the drain begins before the first read. That read started after STOPPED was seen,
+        # longer than the grace after stoppedAt, and was not cut short: it is the last.
+        assert len(emu.calls_to("DescribeTasks")) == 1
+        assert len(emu.calls_to("GetLogEvents")) == 1
         assert run.event("reading a stopped task")["status"] == "STOPPED"
 
     def test_since_starts_with_recent_lines_and_repeats_none(

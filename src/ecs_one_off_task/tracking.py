@@ -11,7 +11,7 @@ Whatever goes wrong after that point, a task this command owns is never left run
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -63,6 +63,9 @@ class Target:
     """Put before each of its lines on stdout: several tasks share one stdout."""
     start_time: int | None = None
     """Read events from this time (ms since the epoch) instead of from the head."""
+    described: Mapping[str, Any] | None = field(default=None, compare=False)
+    """The task's description already in hand (an attached task's lookup): the watcher's
+    first answer instead of a DescribeTasks call, so a task found STOPPED drains at once."""
 
     @property
     def task_id(self) -> str:
@@ -99,6 +102,7 @@ async def target_of(
         log_group=group,
         log_stream=stream,
         start_time=start_time,
+        described=task,
     )
 
 
@@ -144,6 +148,7 @@ class Tracker:
         # the account's GetLogEvents quota is one, however many streams are read.
         self._log_pace = LogPace(log_interval=timing.log_interval, rate_limit=timing.log_rate_limit)
         self._seen_stopped: set[str] = set()
+        self._described: dict[str, Mapping[str, Any]] = {}
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
         """Watch and follow every target until drained; `deadline` is on `clock`."""
@@ -151,6 +156,8 @@ class Tracker:
             self.facts.track(
                 task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
             )
+            if target.described is not None:
+                self._described[target.task_arn] = target.described
         try:
             return await self._follow(targets, deadline)
         except anyio.get_cancelled_exc_class():
@@ -355,6 +362,9 @@ class Tracker:
         poll_interval: float | None = None,
     ) -> StatusWatcher:
         async def describe() -> Mapping[str, Any] | None:
+            known = self._described.pop(target.task_arn, None)
+            if known is not None:
+                return known
             return await self.aws.describe_task(cluster=self.cluster, task_arn=target.task_arn)
 
         seen = self.facts.task(target.task_arn)
