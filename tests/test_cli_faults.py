@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -238,33 +237,32 @@ class TestSharedQuota:
     def test_a_drain_throttled_for_three_seconds_still_prints_the_last_lines(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """From the moment the task is STOPPED every GetLogEvents is throttled for 3 s, while
-        the last lines land 1 s after the stop: a throttled call never makes the stream look
-        quiet, so they are printed, and the exit code is the container's."""
+        """From the first line, before the task stops 0.5 s later, every GetLogEvents is
+        throttled for 3 s, while the last lines land 1 s after the stop: a throttled call never
+        makes the stream look quiet, so they are printed, and the exit code is the container's."""
         emu.script(
             task_name,
             Timeline(
                 lines=(LogLine(0.0, "started"),),
-                runs_for=0.3,
+                runs_for=0.5,
                 exit_code=4,
                 late_lines=(LogLine(1.0, "last words"), LogLine(1.05, "goodbye")),
             ),
         )
-        injected = threading.Event()
+        outage: list[threading.Timer] = []
 
-        def throttle_the_drain() -> None:
-            arn = emu.wait_for_tasks(task_name, 1, timeout=30)[0]
-            emu.wait_until_status(arn, "STOPPED", timeout=30)
-            emu.inject(Fault(operation="GetLogEvents", kind="throttle"))
-            injected.set()
-            time.sleep(3.0)  # the outage lasts 3 s of real time: nothing to await
-            emu.clear_faults()
+        def throttle_from_the_first_line() -> None:
+            if not outage:
+                emu.inject(Fault(operation="GetLogEvents", kind="throttle"))
+                # The outage lasts 3 s of real time: nothing to await.
+                outage.append(threading.Timer(3.0, emu.clear_faults))
+                outage[0].start()
 
-        thread = threading.Thread(target=throttle_the_drain, daemon=True)
-        thread.start()
-        run = cli(*migration_args(task_name, "--command", "x"))
-        thread.join(timeout=30)
-        assert injected.is_set()
+        run = cli(
+            *migration_args(task_name, "--command", "x"), on_write=throttle_from_the_first_line
+        )
+        assert len(outage) == 1
+        outage[0].join(timeout=30)
         assert run.lines == ["started", "last words", "goodbye"]
         assert run.exit_code == 4
         assert faulted(emu, "GetLogEvents") >= 2
