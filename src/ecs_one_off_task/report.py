@@ -162,18 +162,25 @@ def _reason(facts: RunFacts, outcome: Outcome, exit_code: int) -> str:
     return outcome.value
 
 
-def _seconds_running(task: TaskFacts, end: TaskEnd, spent: Mapping[str, float]) -> float | None:
-    """From ECS's own startedAt to the container's stop; else the RUNNING time seen."""
+def _seconds_running(
+    task: TaskFacts, end: TaskEnd, spent: Mapping[str, float], *, ended_wall: float
+) -> float | None:
+    """Seconds from ECS's own startedAt to the container's stop; else the RUNNING time seen.
+
+    A task left running (an interrupted attach) counts until the end of the run.
+    """
     description = task.description or {}
     started = description.get("startedAt")
     stopped = description.get("executionStoppedAt") or end.stopped_at
+    if stopped is None and task.status == "RUNNING":
+        stopped = datetime.fromtimestamp(ended_wall, tz=UTC)
     if isinstance(started, datetime) and isinstance(stopped, datetime):
         return max(0.0, (stopped - started).total_seconds())
     return spent.get("RUNNING")
 
 
 def _task_report(
-    task: TaskFacts, *, facts: RunFacts, until: float, region: str | None
+    task: TaskFacts, *, facts: RunFacts, until: float, until_wall: float, region: str | None
 ) -> TaskReport:
     description = task.description or {}
     end = task_end(description, facts.task_name)
@@ -194,7 +201,7 @@ def _task_report(
         started_at=description.get("startedAt"),
         stopped_at=end.stopped_at,
         seconds_in_status=tuple(spent.items()),
-        seconds_running=_seconds_running(task, end, spent),
+        seconds_running=_seconds_running(task, end, spent, ended_wall=until_wall),
         lines=task.lines,
         console_url=task_console_url(region=region, cluster=cluster, task_id=task.task_id)
         if region
@@ -233,7 +240,9 @@ def build_report(
         ended_at=datetime.fromtimestamp(ended_wall, tz=UTC),
         seconds=max(0.0, ended_at - facts.began_at),
         tasks=tuple(
-            _task_report(task, facts=facts, until=ended_at, region=facts.region)
+            _task_report(
+                task, facts=facts, until=ended_at, until_wall=ended_wall, region=facts.region
+            )
             for task in facts.tasks
         ),
     )

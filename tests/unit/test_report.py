@@ -144,6 +144,22 @@ class TestSummary:
         assert task["console_url"].startswith("https://eu-west-1.console.aws.amazon.com/ecs/")
         assert task["lines"] == 3
 
+    def test_a_task_left_running_counts_from_its_startedat(self) -> None:
+        """An attached task left running (Ctrl-C): its time RUNNING is from ECS's startedAt
+        to the end of the run, not only the part this command saw."""
+        facts = RunFacts(began_at=100.0, began_wall=T0.timestamp() + 600, task_name="mig")
+        task = facts.track(task_arn=TASK_ARN, log_stream="s")
+        task.saw("RUNNING", {"lastStatus": "RUNNING", "startedAt": at(13.0)}, at=100.5)
+        report = build_report(
+            facts,
+            exit_code=130,
+            ended_at=110.0,
+            ended_wall=T0.timestamp() + 610,
+            tool_version="1",
+        )
+        assert report.tasks[0].seconds_running == 597.0
+        assert dict(report.tasks[0].seconds_in_status) == {"RUNNING": 9.5}
+
     def test_an_error_before_any_task(self) -> None:
         """A run that ended before RunTask has no tasks, and its error."""
         facts = RunFacts(began_at=0.0, began_wall=0.0, task_name="mig", cluster="c")
