@@ -72,6 +72,27 @@ class RunTaskAnswer:
     failures: tuple[str, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Described:
+    """A DescribeTasks answer: the tasks ECS found, and the reason for each it did not."""
+
+    tasks: tuple[dict[str, Any], ...]
+    failures: tuple[tuple[str, str], ...] = ()
+    """(ARN, reason) for each task ECS did not describe."""
+
+    def task(self, task_arn: str) -> dict[str, Any] | None:
+        """The task named by its ARN or id; None while ECS does not show it yet (MISSING)."""
+        for task in self.tasks:
+            arn = str(task.get("taskArn"))
+            if task_arn in (arn, arn.rsplit("/", 1)[-1]):
+                return task
+        reasons = [r for arn, r in self.failures if task_arn in (arn, arn.rsplit("/", 1)[-1])]
+        if all(reason == "MISSING" for reason in reasons):
+            # Right after RunTask, DescribeTasks can miss the task for a few seconds.
+            return None
+        raise AwsError(f"DescribeTasks failed for {task_arn}: {'; '.join(reasons)}")
+
+
 def _client_config(call_timeout: float, *, attempts: int = 4) -> Config:
     # The SDK's standard retry mode backs off exponentially with jitter (capped at 20 s) on
     # throttling, 5xx, dropped connections and read timeouts. RunTask is safe to retry: the SDK
@@ -214,19 +235,7 @@ class Aws:
 
     async def describe_task(self, *, cluster: str, task_arn: str) -> dict[str, Any] | None:
         """The task as ECS sees it, or None while it is not visible yet (MISSING)."""
-        with _translated("ecs:DescribeTasks"):
-            response = await self._ecs.describe_tasks(cluster=cluster, tasks=[task_arn])
-        for task in response.get("tasks") or ():
-            arn = str(task.get("taskArn"))
-            if task_arn in (arn, arn.rsplit("/", 1)[-1]):  # an ARN, or a task id
-                found: dict[str, Any] = task
-                return found
-        failures = response.get("failures") or []
-        if all(f.get("reason") == "MISSING" for f in failures):
-            # Right after RunTask, DescribeTasks can miss the task for a few seconds.
-            return None
-        reasons = "; ".join(str(f.get("reason")) for f in failures)
-        raise AwsError(f"DescribeTasks failed for {task_arn}: {reasons}")
+        return (await self.describe_tasks(cluster=cluster, task_arns=[task_arn])).task(task_arn)
 
     async def list_running_task_arns(self, *, cluster: str, family: str) -> list[str]:
         """Every task of `family` on `cluster` whose desired status is RUNNING, on every page."""
@@ -244,16 +253,20 @@ class Aws:
                 return arns
             arguments["nextToken"] = response["nextToken"]
 
-    async def describe_tasks(self, *, cluster: str, task_arns: list[str]) -> list[dict[str, Any]]:
-        """The tasks as ECS sees them, 100 a call (DescribeTasks' limit); missing ones left out."""
+    async def describe_tasks(self, *, cluster: str, task_arns: list[str]) -> Described:
+        """The tasks as ECS sees them, 100 a call (DescribeTasks' limit)."""
         tasks: list[dict[str, Any]] = []
+        failures: list[tuple[str, str]] = []
         for start in range(0, len(task_arns), 100):
             with _translated("ecs:DescribeTasks"):
                 response = await self._ecs.describe_tasks(
                     cluster=cluster, tasks=task_arns[start : start + 100]
                 )
             tasks.extend(response.get("tasks") or ())
-        return tasks
+            failures.extend(
+                (str(f.get("arn")), str(f.get("reason"))) for f in response.get("failures") or ()
+            )
+        return Described(tasks=tuple(tasks), failures=tuple(failures))
 
     async def stop_task(self, *, cluster: str, task_arn: str, reason: str) -> None:
         """Ask ECS to stop the task (SIGTERM to the container, then SIGKILL)."""

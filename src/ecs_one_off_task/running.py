@@ -30,8 +30,8 @@ async def find_running(aws: Aws, *, cluster: str, family: str) -> list[dict[str,
     arns = await aws.list_running_task_arns(cluster=cluster, family=family)
     if not arns:
         return []
-    tasks = await aws.describe_tasks(cluster=cluster, task_arns=arns)
-    return [task for task in tasks if task.get("lastStatus") != "STOPPED"]
+    described = await aws.describe_tasks(cluster=cluster, task_arns=arns)
+    return [task for task in described.tasks if task.get("lastStatus") != "STOPPED"]
 
 
 async def content_matches(
@@ -117,6 +117,6 @@ class StopWaiter:
             except AwsUnavailable:
                 continue
             # A task ECS no longer shows at all stopped long ago.
-            going = {str(t["taskArn"]) for t in described if t.get("lastStatus") != "STOPPED"}
+            going = {str(t["taskArn"]) for t in described.tasks if t.get("lastStatus") != "STOPPED"}
             left = [arn for arn in left if arn in going]
         log.info("the running task stopped: starting", waited_seconds=round(self.clock() - began))
