@@ -479,6 +479,19 @@ class TestCount:
         expected = [f"line {i}" for i in range(1, 6)]
         assert run.lines_by_task(task_ids) == dict.fromkeys(task_ids, expected) | {"": []}
 
+    def test_one_describetasks_a_poll_for_all_the_tasks(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--count 3: each DescribeTasks after RunTask describes the three tasks together (they
+        stop together), not one call per task."""
+        emu.script(task_name, Timeline(lines=lines_every(3, 0.05), runs_for=0.5))
+        run = cli(*args(task_name, "--from-task", "myapp", "--count", "3"))
+        assert run.exit_code == 0
+        arns = sorted(r.task_arn for r in emu.task_records() if r.family == task_name)
+        described = [sorted(c.params["tasks"]) for c in emu.calls_to("DescribeTasks")]
+        assert described
+        assert described == [arns] * len(described)
+
     def test_fewer_tasks_than_asked_are_stopped_and_125(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:

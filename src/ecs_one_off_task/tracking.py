@@ -18,6 +18,7 @@ import anyio
 import structlog
 
 from ecs_one_off_task.aws import Aws
+from ecs_one_off_task.board import TaskBoard
 from ecs_one_off_task.config import Timing
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
@@ -147,6 +148,12 @@ class Tracker:
         # One pace and one calls-per-second limit for every follower of the process (--count):
         # the account's GetLogEvents quota is one, however many streams are read.
         self._log_pace = LogPace(log_interval=timing.log_interval, rate_limit=timing.log_rate_limit)
+        # One DescribeTasks a poll for all the tasks (--count), answers shared for up to a second.
+        self._board = TaskBoard(
+            fetch=lambda arns: aws.describe_tasks(cluster=cluster, task_arns=arns),
+            clock=clock,
+            fresh=min(1.0, timing.poll_interval / 2),
+        )
         self._seen_stopped: set[str] = set()
         self._described: dict[str, Mapping[str, Any]] = {}
 
@@ -158,6 +165,7 @@ class Tracker:
             )
             if target.described is not None:
                 self._described[target.task_arn] = target.described
+        self._board.watch(t.task_arn for t in targets)
         try:
             return await self._follow(targets, deadline)
         except anyio.get_cancelled_exc_class():
@@ -365,7 +373,7 @@ class Tracker:
             known = self._described.pop(target.task_arn, None)
             if known is not None:
                 return known
-            return await self.aws.describe_task(cluster=self.cluster, task_arn=target.task_arn)
+            return await self._board.describe(target.task_arn)
 
         seen = self.facts.task(target.task_arn)
 

@@ -1,0 +1,147 @@
+"""The task board: the watchers of one run share one DescribeTasks a poll."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from ecs_one_off_task.aws import Described
+from ecs_one_off_task.board import TaskBoard
+from ecs_one_off_task.errors import AwsError, Throttled
+from ecs_one_off_task.watcher import StatusWatcher, Stopped
+from tests.fakes import VirtualClock
+
+ARNS = [f"arn:aws:ecs:us-east-1:123456789012:task/c/{n:032x}" for n in (1, 2, 3)]
+
+
+class FakeEcs:
+    """DescribeTasks on the virtual clock: each call takes 0.05 s; a task stops at its time."""
+
+    def __init__(self, clock: VirtualClock, stops_at: dict[str, float]) -> None:
+        self.clock = clock
+        self.stops_at = stops_at
+        self.calls: list[tuple[float, list[str]]] = []
+        self.refuse: Exception | None = None
+
+    async def fetch(self, arns: list[str]) -> Described:
+        self.calls.append((self.clock.now, list(arns)))
+        await self.clock.sleep(0.05)
+        if self.refuse is not None:
+            raise self.refuse
+        return Described(
+            tasks=tuple(
+                {
+                    "taskArn": arn,
+                    "lastStatus": "STOPPED" if self.clock.now >= self.stops_at[arn] else "RUNNING",
+                }
+                for arn in arns
+            )
+        )
+
+
+async def watch_all(stops_at: dict[str, float], *, poll_interval: float = 6.0) -> FakeEcs:
+    """Watch the tasks of `stops_at` (seconds from the start) with one board, to their stop."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, stops_at)
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=min(1.0, poll_interval / 2))
+    board.watch(stops_at)
+    endings: dict[str, object] = {}
+
+    async def watch(arn: str) -> None:
+        async def describe() -> object:
+            return await board.describe(arn)
+
+        watcher = StatusWatcher(
+            describe=describe,  # type: ignore[arg-type]
+            on_status=lambda _status, _task: None,
+            poll_interval=poll_interval,
+            max_attempts=None,
+            deadline=None,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        endings[arn] = await watcher.run()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        async with anyio.create_task_group() as watching:
+            for arn in stops_at:
+                watching.start_soon(watch, arn)
+        group.cancel_scope.cancel()
+    assert all(isinstance(ending, Stopped) for ending in endings.values())
+    return ecs
+
+
+async def test_three_tasks_one_call_a_poll_until_each_stops() -> None:
+    """Three watchers polling every 6 s make one DescribeTasks a poll, of every task not yet
+    seen STOPPED: 3 tasks until 13 s, then 2, then 1 (not 3 calls a poll)."""
+    ecs = await watch_all({ARNS[0]: 10.0, ARNS[1]: 20.0, ARNS[2]: 25.0})
+    assert [(round(at, 2), len(arns)) for at, arns in ecs.calls] == [
+        (0.0, 3),
+        (6.0, 3),
+        (12.0, 3),
+        (18.0, 2),
+        (24.0, 2),
+        (30.0, 1),
+    ]
+    assert ecs.calls[-1][1] == [ARNS[2]]
+
+
+async def test_a_stale_answer_is_not_shared() -> None:
+    """An answer older than `fresh` is not used: a task asked about later gets a call of its
+    own, which describes every watched task."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, dict.fromkeys(ARNS[:2], 100.0))
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=1.0)
+    board.watch(ARNS[:2])
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        first = await board.describe(ARNS[0])
+        shared = await board.describe(ARNS[1])
+        await clock.sleep(2.0)
+        later = await board.describe(ARNS[1])
+        group.cancel_scope.cancel()
+    assert first is not None
+    assert shared is not None
+    assert later is not None
+    assert [(round(at, 2), arns) for at, arns in ecs.calls] == [(0.0, ARNS[:2]), (2.05, ARNS[:2])]
+
+
+async def test_a_failed_call_is_shared_not_repeated() -> None:
+    """A throttled DescribeTasks reaches every watcher that asks within `fresh`, from one call."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, dict.fromkeys(ARNS, 100.0))
+    ecs.refuse = Throttled("Rate exceeded")
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=1.0)
+    board.watch(ARNS)
+    errors: list[BaseException] = []
+
+    async def ask(arn: str) -> None:
+        try:
+            await board.describe(arn)
+        except Throttled as error:
+            errors.append(error)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        async with anyio.create_task_group() as asking:
+            for arn in ARNS:
+                asking.start_soon(ask, arn)
+        group.cancel_scope.cancel()
+    assert len(ecs.calls) == 1
+    assert len(errors) == 3
+
+
+def test_missing_is_none_and_other_failures_are_errors() -> None:
+    """MISSING (right after RunTask) reads as "not visible yet"; another reason is an error
+    naming it; a task found by its id is found."""
+    answer = Described(
+        tasks=({"taskArn": ARNS[0], "lastStatus": "RUNNING"},),
+        failures=((ARNS[1], "MISSING"), (ARNS[2], "ACCESS_DENIED")),
+    )
+    task = answer.task(ARNS[0].rsplit("/", 1)[-1])
+    assert task is not None
+    assert task["lastStatus"] == "RUNNING"
+    assert answer.task(ARNS[1]) is None
+    with pytest.raises(AwsError, match="ACCESS_DENIED"):
+        answer.task(ARNS[2])
