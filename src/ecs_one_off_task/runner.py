@@ -227,9 +227,9 @@ class _Run:
         # Shielded: once RunTask is sent we must learn the ARNs to be able to stop the tasks.
         with anyio.CancelScope(shield=True):
             answer = await self.aws.run_task(plan.run_task_request(task_definition_arn))
-        took = self.clock() - started
-        targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
         answered_at = self.clock()
+        took = answered_at - started
+        targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
         for target, task in zip(targets, answer.tasks, strict=True):
             status = task.get("lastStatus")
             self.facts.track(

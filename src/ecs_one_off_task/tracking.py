@@ -155,7 +155,6 @@ class Tracker:
             fresh=min(1.0, timing.poll_interval / 2),
         )
         self._seen_stopped: set[str] = set()
-        self._described: dict[str, Mapping[str, Any]] = {}
 
     async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
         """Watch and follow every target until drained; `deadline` is on `clock`."""
@@ -164,7 +163,7 @@ class Tracker:
                 task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
             )
             if target.described is not None:
-                self._described[target.task_arn] = target.described
+                self._board.know(target.task_arn, target.described)
         self._board.watch(t.task_arn for t in targets)
         try:
             return await self._follow(targets, deadline)
@@ -370,9 +369,6 @@ class Tracker:
         poll_interval: float | None = None,
     ) -> StatusWatcher:
         async def describe() -> Mapping[str, Any] | None:
-            known = self._described.pop(target.task_arn, None)
-            if known is not None:
-                return known
             return await self._board.describe(target.task_arn)
 
         seen = self.facts.task(target.task_arn)

@@ -145,3 +145,21 @@ def test_missing_is_none_and_other_failures_are_errors() -> None:
     assert answer.task(ARNS[1]) is None
     with pytest.raises(AwsError, match="ACCESS_DENIED"):
         answer.task(ARNS[2])
+
+
+async def test_a_description_in_hand_is_the_first_answer() -> None:
+    """An attached task's lookup answers its first question without a call; a STOPPED one is
+    dropped from the calls made for the other tasks."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, dict.fromkeys(ARNS[:2], 100.0))
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=1.0)
+    board.watch(ARNS[:2])
+    board.know(ARNS[0], {"taskArn": ARNS[0], "lastStatus": "STOPPED"})
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        first = await board.describe(ARNS[0])
+        other = await board.describe(ARNS[1])
+        group.cancel_scope.cancel()
+    assert first == {"taskArn": ARNS[0], "lastStatus": "STOPPED"}
+    assert other is not None
+    assert ecs.calls == [(0.0, [ARNS[1]])]
