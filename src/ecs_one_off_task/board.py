@@ -2,16 +2,19 @@
 
 Each task's StatusWatcher asks the board for its task. The board describes every task it was
 told to watch in one call, and a watcher that asks soon after (within `fresh` seconds of that
-call) is answered from it: the watchers of one run start together and poll at the same pace,
-so N tasks cost one call a poll, not N. One call is in flight at a time. A failed call is
-shared the same way, so a throttled DescribeTasks is not repeated by every watcher at once.
-A task is dropped from later calls once its STOPPED description has been handed out. A
-description already in hand (an attached task's lookup) is the first answer for its task.
+call, or while it was in flight) is answered from it: the watchers of one run start together
+and poll at the same pace, so N tasks cost one call a poll, not N. One call is in flight at a
+time, and no task is given the same answer twice (its next poll, or its first after StopTask,
+needs news). A failed call is shared the same way, so a throttled DescribeTasks is not repeated
+by every watcher at once. A task is dropped from later calls once its STOPPED description has
+been handed out. A description already in hand (an attached task's lookup) is the first answer
+for its task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -31,7 +34,9 @@ class TaskBoard:
         self._fresh = fresh
         self._watched: dict[str, None] = {}  # ordered: the tasks in the order they came
         self._lock = anyio.Lock()
-        self._last: tuple[float, Described | Exception, frozenset[str]] | None = None
+        self._last: _Answer | None = None
+        self._served: dict[str, _Answer] = {}
+        """The last answer each task was given: never given twice."""
         self._known: dict[str, Mapping[str, Any]] = {}
 
     def watch(self, task_arns: Iterable[str]) -> None:
@@ -54,27 +59,40 @@ class TaskBoard:
         return task
 
     async def _ask(self, task_arn: str) -> Mapping[str, Any] | None:
-        """The task from the last answer if fresh, else from a new call for every task."""
+        """The task from a call made since it was asked, or just before; else a new call."""
+        asked_at = self._clock()
         async with self._lock:
-            answer = self._recent(task_arn)
-            if answer is None:
-                asked = list(self._watched)
+            last = self._shared(task_arn, asked_at)
+            if last is None:
+                arns = list(self._watched)
                 began = self._clock()
                 try:
-                    answer = await self._fetch(asked)
-                except Exception as error:
-                    self._last = (began, error, frozenset(asked))
-                    raise
-                self._last = (began, answer, frozenset(asked))
-        if isinstance(answer, Exception):
-            raise answer
-        return answer.task(task_arn)
+                    answer: Described | Exception = await self._fetch(arns)
+                except Exception as error:  # noqa: BLE001 - raised below, to every asker
+                    answer = error
+                last = self._last = _Answer(began, answer, frozenset(arns))
+            self._served[task_arn] = last
+        if isinstance(last.answer, Exception):
+            raise last.answer.with_traceback(None)
+        return last.answer.task(task_arn)
 
-    def _recent(self, task_arn: str) -> Described | Exception | None:
-        """The last answer, if it is fresh and asked about this task."""
-        if self._last is None:
+    def _shared(self, task_arn: str, asked_at: float) -> _Answer | None:
+        """The last answer, if it can answer this question.
+
+        It must include the task, have begun no more than `fresh` before the question (a call
+        that began while the question waited for the lock always can), and not have answered
+        this task already: a watcher's next poll, or the first one after StopTask, needs news.
+        """
+        last = self._last
+        if last is None or task_arn not in last.asked or self._served.get(task_arn) is last:
             return None
-        began, answer, asked = self._last
-        if task_arn not in asked or self._clock() - began > self._fresh:
-            return None
-        return answer
+        return last if last.began >= asked_at - self._fresh else None
+
+
+@dataclass(frozen=True, eq=False)
+class _Answer:
+    """One DescribeTasks call: when it began, what it answered (or raised), which tasks."""
+
+    began: float
+    answer: Described | Exception
+    asked: frozenset[str]

@@ -15,17 +15,20 @@ ARNS = [f"arn:aws:ecs:us-east-1:123456789012:task/c/{n:032x}" for n in (1, 2, 3)
 
 
 class FakeEcs:
-    """DescribeTasks on the virtual clock: each call takes 0.05 s; a task stops at its time."""
+    """DescribeTasks on the virtual clock: each call takes `takes` s; a task stops at its time."""
 
-    def __init__(self, clock: VirtualClock, stops_at: dict[str, float]) -> None:
+    def __init__(
+        self, clock: VirtualClock, stops_at: dict[str, float], *, takes: float = 0.05
+    ) -> None:
         self.clock = clock
         self.stops_at = stops_at
+        self.takes = takes
         self.calls: list[tuple[float, list[str]]] = []
         self.refuse: Exception | None = None
 
     async def fetch(self, arns: list[str]) -> Described:
         self.calls.append((self.clock.now, list(arns)))
-        await self.clock.sleep(0.05)
+        await self.clock.sleep(self.takes)
         if self.refuse is not None:
             raise self.refuse
         return Described(
@@ -163,3 +166,45 @@ async def test_a_description_in_hand_is_the_first_answer() -> None:
     assert first == {"taskArn": ARNS[0], "lastStatus": "STOPPED"}
     assert other is not None
     assert ecs.calls == [(0.0, [ARNS[1]])]
+
+
+async def test_a_slow_call_is_shared_by_every_watcher_waiting_for_it() -> None:
+    """A DescribeTasks that takes 1.5 s (longer than `fresh`) answers the three watchers that
+    asked while it was in flight: one call, every answer at 1.5 s."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, dict.fromkeys(ARNS, 100.0), takes=1.5)
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=1.0)
+    board.watch(ARNS)
+    answered: list[float] = []
+
+    async def ask(arn: str) -> None:
+        await board.describe(arn)
+        answered.append(clock.now)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        async with anyio.create_task_group() as asking:
+            for arn in ARNS:
+                asking.start_soon(ask, arn)
+        group.cancel_scope.cancel()
+    assert ecs.calls == [(0.0, ARNS)]
+    assert answered == [1.5, 1.5, 1.5]
+
+
+async def test_a_task_is_never_given_the_same_answer_twice() -> None:
+    """A task asked about again within `fresh` (its next poll, or its first poll after
+    StopTask) gets a new call, not the answer it already has."""
+    clock = VirtualClock(start=0.0)
+    ecs = FakeEcs(clock, {ARNS[0]: 0.3})
+    board = TaskBoard(fetch=ecs.fetch, clock=clock, fresh=1.0)
+    board.watch(ARNS[:1])
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        first = await board.describe(ARNS[0])
+        await clock.sleep(0.3)
+        second = await board.describe(ARNS[0])
+        group.cancel_scope.cancel()
+    assert first is not None
+    assert second is not None
+    assert (first["lastStatus"], second["lastStatus"]) == ("RUNNING", "STOPPED")
+    assert len(ecs.calls) == 2
