@@ -161,7 +161,8 @@ class TestStopping:
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
         """After --max-attempts polls without STOPPED the task is stopped, watched until STOPPED,
-        and the exit is 124."""
+        and the exit is 124; the watching after StopTask reports only real status changes (a
+        first poll that still sees RUNNING is not "RUNNING after 1 s in RUNNING")."""
         emu.script(
             task_name, Timeline(lines=(LogLine(0.0, "working"),), runs_for=math.inf, stopping=0.2)
         )
@@ -172,6 +173,11 @@ class TestStopping:
         assert set(after[4:]) == {"DescribeTasks"}
         assert emu.task_records()[-1].status == "STOPPED"
         assert run.lines == ["working"]
+        changes = [
+            (e["previous_status"], e["status"]) for e in run.events if "previous_status" in e
+        ]
+        assert all(before != after for before, after in changes), changes
+        assert changes[-1][1] == "STOPPED"
 
     def test_timeout_stops_the_task_and_exits_124(
         self, emu: Emulator, cli: Cli, task_name: str

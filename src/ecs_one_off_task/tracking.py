@@ -416,6 +416,10 @@ class Tracker:
 
 def _status_changed(seen: TaskFacts, status: str, task: Mapping[str, Any], *, at: float) -> None:
     """Say the new status, and how long the task spent in the one before."""
+    if status == seen.status:
+        # A new watcher (after StopTask) sees the status the last one saw: nothing changed.
+        seen.description = task
+        return
     previous = seen.saw(status, task, at=at)
     text = f"{seen.label}{status}"
     if previous is not None:
