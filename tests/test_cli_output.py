@@ -163,9 +163,9 @@ class TestReadableProgress:
         assert re.fullmatch(r"RUNNING after \d+ s in PROVISIONING", statuses[0]), statuses
         spent = json.loads(path.read_text())["tasks"][0]["seconds_in_status"]
         assert sorted(spent) == ["PROVISIONING", "RUNNING"]
-        # Counted from RunTask's answer to the first answered poll: at least the 1.5 s hidden,
-        # less the few ms between RunTask's answer reaching the tool and the agent's clock.
-        assert spent["PROVISIONING"] > 1.4
+        # Counted from RunTask's answer to the first answered poll: the 1.5 s hidden, less the
+        # time RunTask's answer took to reach the tool (a loaded machine may take a while).
+        assert spent["PROVISIONING"] > 1.0
 
     def test_quiet_keeps_only_warnings_errors_and_the_container(
         self, emu: Emulator, cli: Cli, task_name: str

@@ -93,7 +93,10 @@ _TASK_SCHEMA: dict[str, Any] = {
             additionalProperties={"type": "number", "minimum": 0},
         ),
         "seconds_running": _nullable(
-            "number", "From startedAt to the container's stop.", minimum=0
+            "number",
+            "From startedAt to the container's stop, or to the end of the run for a task left"
+            " running.",
+            minimum=0,
         ),
         "log_stream": _required("string", "The task's CloudWatch log stream."),
         "lines": _required("integer", "Lines of the task printed on stdout.", minimum=0),
