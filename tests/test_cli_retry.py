@@ -81,6 +81,20 @@ def cleanup(emu: Emulator) -> Iterator[list[str]]:
         ecs.stop_task(cluster=CLUSTER, task=arn, reason="test over")
 
 
+@pytest.fixture
+def endless(emu: Emulator, task_name: str, cleanup: list[str]) -> Callable[[], str]:
+    """Starts a task of the family that runs until stopped (another deploy's), RUNNING when
+    returned, and stopped after the test."""
+
+    def start() -> str:
+        arn = foreign_task(emu, task_name, Timeline(runs_for=math.inf))
+        cleanup.append(arn)
+        emu.wait_until_status(arn, "RUNNING")
+        return arn
+
+    return start
+
+
 def signal_when(emu: Emulator, operation: str, count: int, signum: int) -> None:
     """Send `signum` to this process once `count` calls to `operation` arrived."""
 
@@ -169,12 +183,10 @@ class TestRetry:
         assert waited["task_arn"] == first
 
     def test_if_running_fail_is_125_with_no_write(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]
+        self, emu: Emulator, cli: Cli, task_name: str, endless: Callable[[], str]
     ) -> None:
         """--if-running fail with a task of the family running: 125 naming it, zero writes."""
-        arn = foreign_task(emu, task_name, Timeline(runs_for=math.inf))
-        cleanup.append(arn)
-        emu.wait_until_status(arn, "RUNNING")
+        arn = endless()
         emu.clear_calls()
         run = cli(*migration_args(task_name, "--if-running", "fail", "--", "x"))
         assert run.exit_code == 125
@@ -182,10 +194,10 @@ class TestRetry:
         assert writes(emu) == []
 
     def test_if_running_start_starts_another(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]
+        self, emu: Emulator, cli: Cli, task_name: str, endless: Callable[[], str]
     ) -> None:
         """--if-running start: the original script's behaviour, a second task beside the first."""
-        cleanup.append(foreign_task(emu, task_name, Timeline(runs_for=math.inf)))
+        endless()
         emu.script(task_name, DEFAULT_TIMELINE)  # ours ends at once
         run = cli(*migration_args(task_name, "--if-running", "start", "--", "x"))
         assert run.exit_code == 0
@@ -193,11 +205,11 @@ class TestRetry:
         assert emu.calls_to("ListTasks") == []
 
     def test_a_signal_while_waiting_stops_nothing(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str], tmp_path: Path
+        self, emu: Emulator, cli: Cli, task_name: str, endless: Callable[[], str], tmp_path: Path
     ) -> None:
         """SIGTERM while waiting for another run's task: 143, no StopTask, no RunTask, and the
         tool says (and its summary records) that nothing was started, not that it stops a task."""
-        cleanup.append(foreign_task(emu, task_name, Timeline(runs_for=math.inf)))
+        endless()
         emu.clear_calls()
         signal_when(emu, "DescribeTasks", 3, signal.SIGTERM)
         summary = tmp_path / "summary.json"
@@ -211,10 +223,10 @@ class TestRetry:
         )
 
     def test_waiting_counts_against_the_timeout(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]
+        self, emu: Emulator, cli: Cli, task_name: str, endless: Callable[[], str]
     ) -> None:
         """--timeout spent waiting for another run's task: 124 with no RunTask, no StopTask."""
-        cleanup.append(foreign_task(emu, task_name, Timeline(runs_for=math.inf)))
+        endless()
         emu.clear_calls()
         run = cli(*migration_args(task_name, "--timeout", "0.5", "--", "x"))
         assert run.exit_code == 124
@@ -263,12 +275,10 @@ class TestRetry:
         assert "startedBy" not in listed.params
 
     def test_dry_run_reports_the_lookup(
-        self, emu: Emulator, cli: Cli, task_name: str, cleanup: list[str]
+        self, cli: Cli, task_name: str, endless: Callable[[], str]
     ) -> None:
         """--dry-run says which tasks the lookup found and what the run would do."""
-        arn = foreign_task(emu, task_name, Timeline(runs_for=math.inf))
-        cleanup.append(arn)
-        emu.wait_until_status(arn, "RUNNING")
+        arn = endless()
         run = cli(*migration_args(task_name, "--dry-run", "--", "x"))
         assert run.exit_code == 0
         document = json.loads(run.stdout)
