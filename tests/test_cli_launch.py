@@ -322,14 +322,17 @@ class TestOverrides:
     def test_tags_go_on_the_revision_and_the_task(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """--tag lands on RegisterTaskDefinition and on RunTask, which propagates the
-        revision's tags and adds ECS's managed tags."""
-        run = cli(*args(task_name, "--from-task", "myapp", "--tag", "team=data", "--tag", "x=1"))
+        """--tag lands on RegisterTaskDefinition beside the reference's own tags (app=myapp),
+        winning on the same key, and on RunTask, which propagates the revision's tags and adds
+        ECS's managed tags."""
+        tags = ("--tag", "team=data", "--tag", "x=1", "--tag", "app=one-off")
+        run = cli(*args(task_name, "--from-task", "myapp", *tags))
         assert run.exit_code == 0
-        tags = [{"key": "team", "value": "data"}, {"key": "x", "value": "1"}]
-        assert registered(emu)["tags"] == tags
+        given = [{"key": "team", "value": "data"}, {"key": "x", "value": "1"}]
+        given.append({"key": "app", "value": "one-off"})
+        assert registered(emu)["tags"] == [given[2], given[0], given[1]]
         request = run_task(emu)
-        assert request["tags"] == tags
+        assert request["tags"] == given
         assert request["propagateTags"] == "TASK_DEFINITION"
         assert request["enableECSManagedTags"] is True
 

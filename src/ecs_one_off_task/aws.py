@@ -165,6 +165,20 @@ class Aws:
         definition: dict[str, Any] = response["taskDefinition"]
         return definition
 
+    async def describe_reference(self, name: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """The reference task definition and its tags (one call: include TAGS)."""
+        try:
+            with _translated("ecs:DescribeTaskDefinition"):
+                response = await self._ecs.describe_task_definition(
+                    taskDefinition=name, include=["TAGS"]
+                )
+        except AwsError as error:
+            if _code(error) == "ClientException":
+                raise UsageError(f"reference task definition {name!r} not found") from error
+            raise
+        definition: dict[str, Any] = response["taskDefinition"]
+        return definition, list(response.get("tags") or ())
+
     async def latest_revision(self, family: str) -> dict[str, Any] | None:
         """The family's latest ACTIVE revision, or None when the family has none."""
         try:
@@ -198,6 +212,23 @@ class Aws:
             response = await self._ecs.register_task_definition(**definition)
         registered: dict[str, Any] = response["taskDefinition"]
         return registered
+
+    async def active_revisions(self, family: str) -> list[str]:
+        """The ARNs of the family's ACTIVE revisions, oldest first, on every page."""
+        arns: list[str] = []
+        arguments: dict[str, Any] = {"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"}
+        while True:
+            with _translated("ecs:ListTaskDefinitions"):
+                response = await self._ecs.list_task_definitions(**arguments)
+            arns.extend(response.get("taskDefinitionArns") or ())
+            if not response.get("nextToken"):
+                return arns
+            arguments["nextToken"] = response["nextToken"]
+
+    async def deregister_task_definition(self, task_definition_arn: str) -> None:
+        """Mark a revision INACTIVE: no new task can start from it."""
+        with _translated("ecs:DeregisterTaskDefinition"):
+            await self._ecs.deregister_task_definition(taskDefinition=task_definition_arn)
 
     async def ensure_log_group(self, name: str, *, retention_days: int | None) -> bool:
         """Create the log group unless it exists; return whether it was created.

@@ -14,6 +14,7 @@ class LaunchType(StrEnum):
     EC2 = "EC2"
     FARGATE = "FARGATE"
     EXTERNAL = "EXTERNAL"
+    MANAGED_INSTANCES = "MANAGED_INSTANCES"
 
 
 class LogFormat(StrEnum):
@@ -76,6 +77,8 @@ class TaskSpec:
     overrides: Overrides = Overrides()
     with_sidecars: bool = False
     tags: tuple[tuple[str, str], ...] = ()
+    keep_revisions: int | None = None
+    """Deregister the one-off family's ACTIVE revisions but the newest N; None: keep all."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,7 +51,9 @@ class Launch:
 
     def describe(self) -> str:
         """Where the task runs, in a few words, e.g. "FARGATE_SPOT:1:0 (--capacity-provider)"."""
-        if self.launch_type is not None:
+        if self.launch_type is LaunchType.MANAGED_INSTANCES:
+            where = "Managed Instances, the cluster's default capacity provider strategy"
+        elif self.launch_type is not None:
             where = f"launch type {self.launch_type.value}"
         else:
             where = "capacity providers " + ", ".join(
@@ -65,6 +67,7 @@ def resolve_launch(
     *,
     service: Mapping[str, Any] | None,
     cluster: Mapping[str, Any],
+    reference: Mapping[str, Any] | None = None,
 ) -> Launch:
     """Decide where the task runs from the flags, the service and the cluster.
 
@@ -73,7 +76,7 @@ def resolve_launch(
     _check_providers(placement, cluster)
     service = service or {}
     copied: list[str] = []
-    chosen = _where(placement, service, cluster, copied)
+    chosen = _where(placement, service, cluster, copied, reference or {})
     network = service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
 
     def pick(flag: Any, field: str, label: str) -> Any:  # noqa: ANN401 - flag or service value
@@ -108,11 +111,12 @@ def resolve_launch(
     )
 
 
-def _where(
+def _where(  # noqa: PLR0911 - one return per rung of the order of precedence
     placement: Placement,
     service: Mapping[str, Any],
     cluster: Mapping[str, Any],
     copied: list[str],
+    reference: Mapping[str, Any],
 ) -> Launch:
     """The launch type or strategy alone, by the order of precedence."""
     if placement.launch_type is not None:
@@ -142,7 +146,56 @@ def _where(
             capacity_providers=_strategy(cluster["defaultCapacityProviderStrategy"]),
             chosen_by="the cluster's default capacity provider strategy",
         )
+    required = [LaunchType(c) for c in reference.get("requiresCompatibilities") or ()]
+    if required and LaunchType.EC2 not in required:
+        # A reference made only for Fargate, ECS Anywhere or Managed Instances runs there.
+        return Launch(launch_type=required[0], chosen_by="the reference's compatibility")
     return Launch(launch_type=LaunchType.EC2, chosen_by="default")
+
+
+def compatibility(launch: Launch, reference: Mapping[str, Any]) -> LaunchType:
+    """What the one-off revision must be compatible with: where it runs.
+
+    Through a capacity provider that is not Fargate, a reference made for Managed Instances
+    (and not EC2) keeps them.
+    """
+    required = reference.get("requiresCompatibilities") or ()
+    by_provider = launch.launch_type is None and not launch.fargate
+    if by_provider and "EC2" not in required and LaunchType.MANAGED_INSTANCES.value in required:
+        return LaunchType.MANAGED_INSTANCES
+    return launch.compatibility
+
+
+# What RunTask's TaskManagedEBSVolumeConfiguration accepts of a service's EBS configuration.
+_TASK_EBS_FIELDS = frozenset(
+    {
+        "encrypted",
+        "kmsKeyId",
+        "volumeType",
+        "sizeInGiB",
+        "snapshotId",
+        "volumeInitializationRate",
+        "iops",
+        "throughput",
+        "tagSpecifications",
+        "roleArn",
+        "filesystemType",
+    }
+)
+
+
+def launch_volumes(service: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The service's EBS volume configurations (its primary deployment's), by volume name."""
+    deployments = service.get("deployments") or ()
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    return {
+        str(item["name"]): {
+            key: value
+            for key, value in (item.get("managedEBSVolume") or {}).items()
+            if key in _TASK_EBS_FIELDS
+        }
+        for item in (primary or {}).get("volumeConfigurations") or ()
+    }
 
 
 def _strategy(items: Any) -> tuple[CapacityProvider, ...]:  # noqa: ANN401 - AWS's JSON
@@ -167,7 +220,7 @@ def _check_providers(placement: Placement, cluster: Mapping[str, Any]) -> None:
             )
 
 
-def run_task_request(  # noqa: PLR0913 - one RunTask request, every part named
+def run_task_request(  # noqa: PLR0913, C901 - one RunTask request, every part named
     launch: Launch,
     *,
     cluster: str,
@@ -175,10 +228,14 @@ def run_task_request(  # noqa: PLR0913 - one RunTask request, every part named
     awsvpc: bool,
     tags: tuple[tuple[str, str], ...],
     started_by: str,
+    propagate_tags: bool = False,
+    volume_configurations: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
     """The RunTask arguments, all but taskDefinition (known once registered or reused)."""
     request: dict[str, Any] = {"cluster": cluster, "count": count, "startedBy": started_by}
-    if launch.launch_type is not None:
+    # RunTask takes Managed Instances only through a capacity provider strategy, without
+    # launchType: for --launch-type MANAGED_INSTANCES the cluster's default strategy places it.
+    if launch.launch_type not in (None, LaunchType.MANAGED_INSTANCES):
         request["launchType"] = launch.launch_type.value
     elif launch.send_strategy:
         request["capacityProviderStrategy"] = [
@@ -198,6 +255,9 @@ def run_task_request(  # noqa: PLR0913 - one RunTask request, every part named
         request["enableExecuteCommand"] = True
     if tags:
         request["tags"] = [{"key": key, "value": value} for key, value in tags]
+    if tags or propagate_tags:
         request["propagateTags"] = "TASK_DEFINITION"
         request["enableECSManagedTags"] = True
+    if volume_configurations:
+        request["volumeConfigurations"] = list(volume_configurations)
     return request

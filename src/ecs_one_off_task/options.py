@@ -222,14 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     task.add_argument("--entrypoint", help="entry point, split like a shell does, e.g. 'sh -c'")
     task.add_argument(
         "--container",
-        help="reference container to inherit from "
-        "(default: the only one, else the first essential one)",
+        help="reference container to run the command in, with its settings "
+        "(default: the only essential container that is not a sidecar)",
     )
     task.add_argument(
         "--with-sidecars",
         action="store_true",
         help="keep the reference's other containers (log routers, proxies, agents)",
     )
+    _add_revision_options(task)
     task.add_argument(
         "--env",
         action="append",
@@ -373,6 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_revision_options(task: argparse._ArgumentGroup) -> None:
+    """Housekeeping of the one-off family's revisions."""
+    task.add_argument(
+        "--keep-revisions",
+        type=argtypes.positive_int,
+        metavar="N",
+        help="after registering, deregister the one-off family's ACTIVE revisions but the "
+        "newest N, never one a running task uses (default: keep all)",
+    )
+
+
 def _add_output_options(out: argparse._ArgumentGroup) -> None:
     """What the tool says on stderr, and what it leaves behind when it ends."""
     out.add_argument(
@@ -483,6 +495,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             ),
             with_sidecars=options.with_sidecars,
             tags=tuple(options.tag),
+            keep_revisions=options.keep_revisions,
         ),
         placement=Placement(
             cluster=options.cluster,

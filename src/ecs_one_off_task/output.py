@@ -26,8 +26,9 @@ import structlog
 from ecs_one_off_task.config import LogFormat, Verbosity
 
 REDACTED = "********"
-# Shorter values (a "1", "true") would blank out ordinary words in the tool's own messages.
-_MIN_REDACTED_LENGTH = 4
+# Shorter values ("info", "production") would blank out ordinary words in the tool's own
+# messages; values printed as values (--dry-run) are masked whatever their length.
+_MIN_REDACTED_LENGTH = 8
 
 
 class LineWriter:

@@ -16,10 +16,17 @@ from ecs_one_off_task.aws import STARTED_BY, Aws
 from ecs_one_off_task.config import RunConfig
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.existing import START_NEW, Decision, IfRunning, decide
-from ecs_one_off_task.launch import Launch, resolve_launch, run_task_request
+from ecs_one_off_task.launch import (
+    Launch,
+    compatibility,
+    launch_volumes,
+    resolve_launch,
+    run_task_request,
+)
 from ecs_one_off_task.output import REDACTED, Redactor
 from ecs_one_off_task.running import content_matches, find_running
 from ecs_one_off_task.taskdef import (
+    Built,
     build_task_definition,
     environment_values,
     is_same_definition,
@@ -46,13 +53,22 @@ class Plan:
     decision: Decision = START_NEW
     """What to do about them (--if-running)."""
     read: Mapping[str, Any] = field(default_factory=dict)
-    """What was read, for the "reference read" event: the reference, what the one-off
-    container carries from it (secret and variable names, never values)."""
+    """What was read, for the "reference read" event: the reference, the chosen container and
+    why, what the one-off container carries from it (secret and variable names, never values)."""
+    built: Built
 
     @property
     def definition(self) -> dict[str, Any]:
         """The task definition itself (the request without its tags)."""
         return {k: v for k, v in self.register.items() if k != "tags"}
+
+    def revisions_kept(self, keep: int) -> dict[str, Any]:
+        """The arguments of `revisions.prune` for this run's family and cluster."""
+        return {
+            "cluster": self.run_task["cluster"],
+            "family": self.register["family"],
+            "keep": keep,
+        }
 
     def run_task_request(self, task_definition_arn: str) -> dict[str, Any]:
         """The RunTask request for the revision registered or reused."""
@@ -67,6 +83,9 @@ class Plan:
             "reuseTaskDefinition": self.reuse_arn,
             "runTask": self.run_task_request(would_be),
             "launch": self.launch.describe(),
+            "container": {"name": self.built.choice.name, "why": self.built.choice.why},
+            "carried": list(self.built.carried),
+            "dropped": dict(self.built.dropped),
             "fromService": list(self.launch.from_service),
             "ifRunning": {
                 "found": [
@@ -86,7 +105,7 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
     if placement.service is not None:
         service = await aws.describe_service(cluster=placement.cluster, service=placement.service)
     reference_name = spec.reference or str((service or {}).get("taskDefinition", ""))
-    reference = await aws.describe_task_definition(reference_name)
+    reference, reference_tags = await aws.describe_reference(reference_name)
     redactor.add(environment_values(reference))
     if reference.get("family") == spec.task_name:
         raise UsageError(
@@ -94,16 +113,23 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
             " name, the app's task definition is never modified"
         )
     cluster = await aws.describe_cluster(placement.cluster)
-    launch = resolve_launch(placement, service=service, cluster=cluster)
-    desired = build_task_definition(
-        reference, spec, region=aws.region, compatibility=launch.compatibility
+    launch = resolve_launch(placement, service=service, cluster=cluster, reference=reference)
+    built = build_task_definition(
+        reference,
+        spec,
+        region=aws.region,
+        compatibility=compatibility(launch, reference),
+        reference_tags=reference_tags,
+        launch_volumes=None if service is None else launch_volumes(service),
     )
+    desired = built.definition
     awsvpc = needs_network_configuration(desired)
     if awsvpc and not launch.subnets:
         raise UsageError("the task uses awsvpc networking: pass --subnets (and --security-groups)")
     container = next(c for c in desired["containerDefinitions"] if c["name"] == spec.task_name)
     read = {
         "reference": reference.get("taskDefinitionArn"),
+        "container": f"{built.choice.name} ({built.choice.why})",
         **({"service": placement.service} if placement.service else {}),
         "secrets": len(container.get("secrets", ())),
         "environment_files": len(container.get("environmentFiles", ())),
@@ -129,8 +155,8 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
                 count=placement.count,
             )
     register = dict(desired)
-    if spec.tags:
-        register["tags"] = [{"key": key, "value": value} for key, value in spec.tags]
+    if built.tags:
+        register["tags"] = [{"key": key, "value": value} for key, value in built.tags]
     return Plan(
         reference_arn=str(reference.get("taskDefinitionArn")),
         register=register,
@@ -144,8 +170,11 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
             awsvpc=awsvpc,
             tags=spec.tags,
             started_by=STARTED_BY,
+            propagate_tags=bool(built.tags),
+            volume_configurations=built.volume_configurations,
         ),
         running=tuple(running),
         decision=decision,
         read=read,
+        built=built,
     )

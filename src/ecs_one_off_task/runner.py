@@ -31,6 +31,7 @@ from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.plan import Plan, make_plan
 from ecs_one_off_task.report import format_quick
+from ecs_one_off_task.revisions import prune
 from ecs_one_off_task.running import StopWaiter, started_at
 from ecs_one_off_task.tracking import Target, Tracker, target_of
 
@@ -141,6 +142,8 @@ class _Run:
                 raise AlreadyRunning(f"--if-running fail: {decision.describe()}")
             if decision.action is Action.START:
                 task_definition_arn = await self._reuse_or_register(plan)
+                if self.config.task.keep_revisions is not None:
+                    await prune(self.aws, **plan.revisions_kept(self.config.task.keep_revisions))
                 await self._ensure_log_group()
         if self.interrupt.received:
             return RunResult(exit_code=self.interrupt.exit_code)

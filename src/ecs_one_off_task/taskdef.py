@@ -1,35 +1,36 @@
 """Build the one-off task definition from the reference one. Pure: no I/O, no AWS client.
 
-The app's own task definition is only read. The one-off revision carries what the app needs to
-start (secrets, environment files, inline environment, roles, registry credentials) and nothing
-that only a long-running service needs (ports, health checks, volumes, sidecars).
+The app's own task definition is only read. The one-off revision is the app's container with a
+new image and command (`choosing.py` picks it, `carrying.py` makes it), in a task shaped like
+the reference's: roles, the volumes its containers mount, placement constraints, PID and IPC
+modes, runtime platform and tags; with `--with-sidecars`, the other containers (`keeping.py`).
+Where the one-off runs on Fargate and the reference did not, a field Fargate refuses is a usage
+error naming it (`fargate.py`), never dropped silently.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_one_off_task import fargate
+from ecs_one_off_task.carrying import cleaned, one_off_container
+from ecs_one_off_task.choosing import Choice, choose_container
 from ecs_one_off_task.config import LaunchType, Overrides, TaskSpec
 from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.keeping import with_sidecars
 
-# The seed's manifest: used when the reference container sets none of them.
-DEFAULT_CPU = 128
-DEFAULT_MEMORY = 400
-DEFAULT_MEMORY_RESERVATION = 300
-
-# Copied from the reference container as they are: the app cannot start without them.
-_CARRIED_CONTAINER_FIELDS = (
-    "secrets",
-    "environmentFiles",
-    "environment",
-    "repositoryCredentials",
-    "workingDirectory",
-    "user",
+_CARRIED_TASK_FIELDS = (
+    "executionRoleArn",
+    "taskRoleArn",
+    "runtimePlatform",
+    "pidMode",
+    "ipcMode",
+    "placementConstraints",
+    "enableFaultInjection",
 )
-_CARRIED_TASK_FIELDS = ("executionRoleArn", "taskRoleArn", "runtimePlatform")
 # Fields RegisterTaskDefinition accepts: the rest of a described definition is AWS's bookkeeping.
 _REGISTRABLE_FIELDS = frozenset(
     {
@@ -54,157 +55,151 @@ _REGISTRABLE_FIELDS = frozenset(
 )
 # Lists whose order means nothing to ECS: compared as sets.
 _UNORDERED_LISTS = frozenset({"environment", "secrets", "environmentFiles"})
+# AWS reserves tag keys starting with aws: (CloudFormation puts its own on what it creates).
+_RESERVED_TAG_PREFIX = "aws:"
+WITHOUT_PROXY = "names a proxy container the one-off revision does not have (--with-sidecars)"
+UNMOUNTED = "no container of the one-off revision mounts it"
 
 
-def select_container(reference: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
-    """Pick the reference container the one-off task inherits from.
+@dataclass(frozen=True, kw_only=True)
+class Built:
+    """The one-off revision, and how it differs from the reference."""
 
-    The one named by --container; else the only one; else the first essential one (ECS treats a
-    container without `essential` as essential).
-    """
-    containers: Sequence[Mapping[str, Any]] = reference.get("containerDefinitions", ())
-    if not containers:
-        raise UsageError(f"reference task definition {_describe(reference)} has no containers")
-    if name is not None:
-        for container in containers:
-            if container.get("name") == name:
-                return container
-        known = ", ".join(str(c.get("name")) for c in containers)
-        raise UsageError(
-            f"container {name!r} is not in reference task definition {_describe(reference)}"
-            f" (it has: {known})"
-        )
-    if len(containers) == 1:
-        return containers[0]
-    for container in containers:
-        if container.get("essential", True):
-            return container
-    return containers[0]
+    definition: dict[str, Any]
+    """The RegisterTaskDefinition arguments, tags apart."""
+    choice: Choice
+    carried: tuple[str, ...]
+    """Fields of the chosen container the one-off container has as they were."""
+    dropped: Mapping[str, str] = field(default_factory=dict)
+    """What the one-off revision does not have, each with the reason: fields of the chosen
+    container by name, the rest as `volume NAME`, `container NAME`, `proxyConfiguration`."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """The revision's tags: the reference's (but aws:*) with --tag winning."""
+    volume_configurations: tuple[dict[str, Any], ...] = ()
+    """RunTask's volumeConfigurations: the service's, for volumes configured at launch."""
 
 
-def build_task_definition(
+def build_task_definition(  # noqa: PLR0913 - the reference and what it is built for
     reference: Mapping[str, Any],
     spec: TaskSpec,
     *,
     region: str,
     compatibility: LaunchType,
-) -> dict[str, Any]:
-    """Return the RegisterTaskDefinition arguments of the one-off revision (tags apart).
+    reference_tags: Sequence[Mapping[str, str]] = (),
+    launch_volumes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Built:
+    """Return the one-off revision built from `reference` for where it runs.
 
-    Raises UsageError for a Fargate size AWS would refuse, before anything is registered.
+    `launch_volumes` are the service's volume configurations by volume name (None: no
+    service). Raises UsageError, before anything is registered, for a container that cannot be
+    chosen, a Fargate size or field AWS would refuse, a volume configured at launch without a
+    service to configure it.
     """
-    source = select_container(reference, spec.container)
+    choice = choose_container(reference, spec.container)
     on_fargate = compatibility is LaunchType.FARGATE
-    container = _one_off_container(source, spec, region=region, on_fargate=on_fargate)
-    containers = _with_sidecars(reference, source, container) if spec.with_sidecars else [container]
+    made = one_off_container(choice.container, spec, region=region, on_fargate=on_fargate)
+    dropped: dict[str, str] = dict(made.dropped)
+    containers = [made.container]
+    if spec.with_sidecars:
+        kept = with_sidecars(reference, choice.container, made.container)
+        containers = kept.containers
+        dropped.update({f"container {name}": why for name, why in kept.dropped.items()})
+    _check_unique_names(containers, spec.task_name)
     definition: dict[str, Any] = {"family": spec.task_name, "containerDefinitions": containers}
-    for field in _CARRIED_TASK_FIELDS:
-        if reference.get(field):
-            definition[field] = reference[field]
-    overrides = spec.overrides
+    for name in _CARRIED_TASK_FIELDS:
+        if reference.get(name) not in (None, "", [], {}):
+            definition[name] = cleaned(reference[name])
+    _override_roles(definition, spec.overrides)
+    proxy = reference.get("proxyConfiguration")
+    if proxy:
+        if any(c["name"] == proxy.get("containerName") for c in containers):
+            definition["proxyConfiguration"] = cleaned(proxy)
+        else:
+            dropped["proxyConfiguration"] = WITHOUT_PROXY
+    volumes, unmounted = _volumes(reference, containers)
+    dropped.update({f"volume {name}": UNMOUNTED for name in unmounted})
+    if volumes:
+        definition["volumes"] = volumes
+    if on_fargate:
+        definition.update(_fargate_fields(reference, spec.overrides, containers))
+        fargate.check_fields(definition)
+    else:
+        definition.update(_ec2_fields(reference, compatibility))
+    return Built(
+        definition=definition,
+        choice=choice,
+        carried=made.carried,
+        dropped=dropped,
+        tags=merged_tags(reference_tags, spec.tags),
+        volume_configurations=_launch_volumes(volumes, launch_volumes),
+    )
+
+
+def _check_unique_names(containers: Sequence[Mapping[str, Any]], task_name: str) -> None:
+    names = [c["name"] for c in containers]
+    if names.count(task_name) > 1:
+        raise UsageError(
+            f"--task-name {task_name!r} is also the name of a container --with-sidecars keeps:"
+            " choose another name"
+        )
+
+
+def _override_roles(definition: dict[str, Any], overrides: Overrides) -> None:
     if overrides.task_role_arn:
         definition["taskRoleArn"] = overrides.task_role_arn
     if overrides.execution_role_arn:
         definition["executionRoleArn"] = overrides.execution_role_arn
-    if spec.with_sidecars and reference.get("volumes"):
-        definition["volumes"] = reference["volumes"]
-    if on_fargate:
-        definition.update(_fargate_fields(reference, overrides, containers))
-    else:
-        definition.update(_ec2_fields(reference, compatibility))
-    return definition
 
 
-def _one_off_container(
-    source: Mapping[str, Any], spec: TaskSpec, *, region: str, on_fargate: bool
-) -> dict[str, Any]:
-    """The new image and command, with what the app needs to start from `source`."""
-    overrides = spec.overrides
-    container: dict[str, Any] = {
-        "name": spec.task_name,
-        "image": spec.image,
-        "essential": True,
-        "command": list(spec.command),
+def _volumes(
+    reference: Mapping[str, Any], containers: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The reference's volumes a kept container mounts, and the names of the others."""
+    mounted = {
+        str(point.get("sourceVolume"))
+        for container in containers
+        for point in container.get("mountPoints") or ()
     }
-    if spec.entrypoint:
-        container["entryPoint"] = list(spec.entrypoint)
-    # On Fargate --cpu/--memory size the task; a smaller container limit would undo that.
-    if not on_fargate or (overrides.cpu is None and overrides.memory is None):
-        container.update(_container_size(source, overrides))
-    for field in _CARRIED_CONTAINER_FIELDS:
-        if source.get(field):
-            container[field] = source[field]
-    _override_named(container, "environment", "value", overrides.environment)
-    _override_named(container, "secrets", "valueFrom", overrides.secrets)
-    if spec.with_sidecars and source.get("dependsOn"):
-        container["dependsOn"] = source["dependsOn"]
-    container["logConfiguration"] = {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": spec.log_group,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": spec.log_stream_prefix,
-        },
+    volumes, unmounted = [], []
+    for volume in reference.get("volumes") or ():
+        if volume.get("name") in mounted:
+            volumes.append(cleaned(volume))
+        else:
+            unmounted.append(str(volume.get("name")))
+    return volumes, unmounted
+
+
+def _launch_volumes(
+    volumes: Sequence[Mapping[str, Any]], configured: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[dict[str, Any], ...]:
+    """RunTask's volumeConfigurations for the volumes configured at launch (EBS)."""
+    at_launch = [str(v["name"]) for v in volumes if v.get("configuredAtLaunch")]
+    missing = [name for name in at_launch if name not in (configured or {})]
+    if missing:
+        where = (
+            "the service (--from-service) does not configure it"
+            if configured is not None
+            else "only a service (--from-service) says how to make it"
+        )
+        raise UsageError(
+            f"volume {missing[0]!r} of the reference is configured at launch (EBS) and {where}"
+        )
+    return tuple(
+        {"name": name, "managedEBSVolume": dict((configured or {})[name])} for name in at_launch
+    )
+
+
+def merged_tags(
+    reference_tags: Sequence[Mapping[str, str]], given: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """The reference's tags, but AWS's reserved aws:* ones, with --tag winning on a key."""
+    tags = {
+        str(tag["key"]): str(tag.get("value", ""))
+        for tag in reference_tags
+        if not str(tag.get("key", "")).lower().startswith(_RESERVED_TAG_PREFIX)
     }
-    return container
-
-
-def _with_sidecars(
-    reference: Mapping[str, Any], source: Mapping[str, Any], one_off: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The reference's containers with the chosen one replaced by the one-off container.
-
-    Sidecars keep their settings; a `dependsOn` naming the chosen container names the one-off
-    container instead, so start order and health conditions still hold.
-    """
-    renamed = {str(source.get("name")): one_off["name"]}
-    containers: list[dict[str, Any]] = []
-    for original in reference.get("containerDefinitions", ()):
-        if original is source:
-            containers.append(one_off)
-            continue
-        sidecar = dict(original)
-        if sidecar.get("dependsOn"):
-            sidecar["dependsOn"] = [
-                {**item, "containerName": renamed.get(item["containerName"], item["containerName"])}
-                for item in sidecar["dependsOn"]
-            ]
-        containers.append(sidecar)
-    return containers
-
-
-def _override_named(
-    container: dict[str, Any], field: str, value_key: str, items: Sequence[tuple[str, str]]
-) -> None:
-    """Add (name, value) items to a list of {name, value_key}, replacing same-named ones."""
-    if not items:
-        return
-    given = dict(items)
-    kept = [item for item in container.get(field, ()) if item.get("name") not in given]
-    container[field] = kept + [{"name": name, value_key: value} for name, value in given.items()]
-
-
-def _container_size(source: Mapping[str, Any], overrides: Overrides) -> dict[str, int]:
-    """Inherit the reference container's sizes; the seed's 128/400/300 where it sets none.
-
-    --cpu and --memory replace them. Memory fields go together: mixing the reference's memory
-    with the default reservation could make the reservation larger than the limit, which ECS
-    refuses; --memory therefore drops the reservation.
-    """
-    size = {"cpu": overrides.cpu or source.get("cpu") or DEFAULT_CPU}
-    if overrides.memory is not None:
-        size["memory"] = overrides.memory
-        return size
-    memory, reservation = source.get("memory"), source.get("memoryReservation")
-    if memory is None and reservation is None:
-        size["memory"] = DEFAULT_MEMORY
-        size["memoryReservation"] = DEFAULT_MEMORY_RESERVATION
-    else:
-        if memory is not None:
-            size["memory"] = memory
-        if reservation is not None:
-            size["memoryReservation"] = reservation
-    return size
+    tags.update(dict(given))
+    return tuple(tags.items())
 
 
 def _fargate_fields(
@@ -227,15 +222,15 @@ def _fargate_fields(
 
 
 def _ec2_fields(reference: Mapping[str, Any], compatibility: LaunchType) -> dict[str, Any]:
-    """The reference's network mode and task-level sizes, on EC2 (or EXTERNAL)."""
+    """The reference's network mode and task-level sizes (EC2, EXTERNAL, Managed Instances)."""
     fields: dict[str, Any] = {}
     if reference.get("networkMode"):
         fields["networkMode"] = reference["networkMode"]
-    if reference.get("requiresCompatibilities"):
+    if reference.get("requiresCompatibilities") or compatibility is LaunchType.MANAGED_INSTANCES:
         fields["requiresCompatibilities"] = [compatibility.value]
-    for field in ("cpu", "memory"):
-        if reference.get(field):
-            fields[field] = str(reference[field])
+    for name in ("cpu", "memory"):
+        if reference.get(name):
+            fields[name] = str(reference[name])
     return fields
 
 
@@ -298,11 +293,6 @@ def _normalized(value: Any, key: str = "") -> Any:  # noqa: ANN401 - JSON-shaped
     return value
 
 
-def _describe(reference: Mapping[str, Any]) -> str:
-    family, revision = reference.get("family"), reference.get("revision")
-    return f"{family}:{revision}" if revision else str(family)
-
-
 def log_stream_of(
     definition: Mapping[str, Any], container_name: str | None, task_id: str
 ) -> tuple[str, str, str | None]:
@@ -311,7 +301,7 @@ def log_stream_of(
     Raises UsageError when the container does not log with awslogs (the driver is named) or has
     no stream prefix (the stream name then cannot be known from the task alone).
     """
-    container = select_container(definition, container_name)
+    container = choose_container(definition, container_name).container
     config = container.get("logConfiguration") or {}
     driver = config.get("logDriver")
     name = container.get("name")

@@ -19,6 +19,7 @@ import structlog
 
 from ecs_one_off_task.aws import Aws
 from ecs_one_off_task.board import TaskBoard
+from ecs_one_off_task.choosing import choose_container
 from ecs_one_off_task.config import Timing
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
@@ -35,7 +36,7 @@ from ecs_one_off_task.output import timestamped
 from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.stopping import TaskStopper
-from ecs_one_off_task.taskdef import log_stream_of, select_container
+from ecs_one_off_task.taskdef import log_stream_of
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -93,7 +94,7 @@ async def target_of(
     """The Target of a task this command did not start, from its task definition's awslogs."""
     task_arn = str(task["taskArn"])
     definition = await aws.describe_task_definition(str(task["taskDefinitionArn"]))
-    chosen = str(select_container(definition, container).get("name"))
+    chosen = choose_container(definition, container).name
     group, stream, region = log_stream_of(definition, chosen, task_arn.rsplit("/", 1)[-1])
     if region and region != aws.region:
         raise UsageError(f"the task logs to region {region}: pass --region {region}")

@@ -10,10 +10,10 @@ import pytest
 from ecs_one_off_task.config import LaunchType, Overrides, TaskSpec
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.taskdef import (
+    Built,
     build_task_definition,
     environment_values,
     is_same_definition,
-    select_container,
 )
 
 REFERENCE: dict[str, Any] = {
@@ -53,14 +53,23 @@ SPEC = TaskSpec(
 )
 
 
+def built(
+    reference: dict[str, Any] = REFERENCE,
+    *,
+    launch_type: LaunchType = LaunchType.EC2,
+    **changes: Any,
+) -> Built:
+    spec = TaskSpec(**{**SPEC.__dict__, **changes})
+    return build_task_definition(reference, spec, region="us-east-1", compatibility=launch_type)
+
+
 def build(
     reference: dict[str, Any] = REFERENCE,
     *,
     launch_type: LaunchType = LaunchType.EC2,
     **changes: Any,
 ) -> dict[str, Any]:
-    spec = TaskSpec(**{**SPEC.__dict__, **changes})
-    return build_task_definition(reference, spec, region="us-east-1", compatibility=launch_type)
+    return built(reference, launch_type=launch_type, **changes).definition
 
 
 class TestBuildTaskDefinition:
@@ -156,30 +165,6 @@ class TestBuildTaskDefinition:
         ]["logConfiguration"]["options"]
         assert options["awslogs-group"] == "/custom"
         assert options["awslogs-stream-prefix"] == "one-off"
-
-
-class TestSelectContainer:
-    SIDECAR_FIRST: ClassVar[dict[str, Any]] = {
-        "family": "app",
-        "containerDefinitions": [
-            {"name": "xray", "essential": False},
-            {"name": "web"},
-            {"name": "worker"},
-        ],
-    }
-
-    def test_named_container(self) -> None:
-        """--container picks that container."""
-        assert select_container(self.SIDECAR_FIRST, "worker")["name"] == "worker"
-
-    def test_first_essential_container(self) -> None:
-        """Without --container, a non-essential sidecar is skipped for the first essential one."""
-        assert select_container(self.SIDECAR_FIRST, None)["name"] == "web"
-
-    def test_unknown_container_is_a_usage_error(self) -> None:
-        """An unknown --container is exit 2, naming the containers there are."""
-        with pytest.raises(UsageError, match=r"'db' is not in .* \(it has: xray, web, worker\)"):
-            select_container(self.SIDECAR_FIRST, "db")
 
 
 class TestIsSameDefinition:
@@ -283,7 +268,7 @@ class TestOverrides:
 class TestSidecars:
     REFERENCE: ClassVar[dict[str, Any]] = {
         "family": "app",
-        "volumes": [{"name": "shared"}],
+        "volumes": [{"name": "shared"}, {"name": "unused"}],
         "containerDefinitions": [
             {"name": "router", "image": "fluent-bit", "memory": 64},
             {
@@ -291,6 +276,7 @@ class TestSidecars:
                 "image": "web:1",
                 "memory": 256,
                 "dependsOn": [{"containerName": "router", "condition": "START"}],
+                "mountPoints": [{"sourceVolume": "shared", "containerPath": "/shared"}],
             },
             {
                 "name": "agent",
@@ -302,7 +288,8 @@ class TestSidecars:
 
     def test_sidecars_stay_in_place_with_dependencies_renamed(self) -> None:
         """--with-sidecars keeps every other container as it is, the one-off container where
-        the chosen one stood, dependsOn pointing at it by its new name, and the volumes."""
+        the chosen one stood, dependsOn pointing at it by its new name (HEALTHY becoming START:
+        the one-off container has no health check), and the volumes mounted."""
         definition = build(self.REFERENCE, container="web", with_sidecars=True)
         names = [c["name"] for c in definition["containerDefinitions"]]
         assert names == ["router", "myapp-db-migrations", "agent"]
@@ -310,13 +297,16 @@ class TestSidecars:
         assert router == self.REFERENCE["containerDefinitions"][0]
         assert one_off["dependsOn"] == [{"containerName": "router", "condition": "START"}]
         assert agent["dependsOn"] == [
-            {"containerName": "myapp-db-migrations", "condition": "HEALTHY"}
+            {"containerName": "myapp-db-migrations", "condition": "START"}
         ]
         assert definition["volumes"] == [{"name": "shared"}]
 
     def test_without_the_flag_only_the_chosen_container(self) -> None:
-        """Without --with-sidecars the one-off revision has one container and no volumes."""
-        definition = build(self.REFERENCE, container="web")
+        """Without --with-sidecars the one-off revision has one container and the volume it
+        mounts; its dependsOn is dropped, named with the reason."""
+        result = built(self.REFERENCE, container="web")
+        definition = result.definition
         assert [c["name"] for c in definition["containerDefinitions"]] == ["myapp-db-migrations"]
         assert "dependsOn" not in definition["containerDefinitions"][0]
-        assert "volumes" not in definition
+        assert definition["volumes"] == [{"name": "shared"}]
+        assert set(result.dropped) == {"dependsOn", "volume unused"}
