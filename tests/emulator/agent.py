@@ -428,6 +428,7 @@ class FakeEcsAgent:
             memory=kwargs.get("memory"),
             container_definitions=container_definitions,
         )
+        refusals.check_definition(refusals.as_requested(family, container_definitions, kwargs))
         register = self._require_hooked().register_task_definition
         return register(family, container_definitions, **kwargs)
 

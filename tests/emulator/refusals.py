@@ -90,3 +90,180 @@ def check_run_task(
     compatible = task_definition.requires_compatibilities or ["EC2"]
     if on_fargate and "FARGATE" not in compatible:
         raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    if launch_type == "MANAGED_INSTANCES":
+        # The RunTask reference: "If you want to use Amazon ECS Managed Instances, you must use
+        # the capacityProviderStrategy request parameter and omit the launchType request
+        # parameter."
+        raise InvalidParameterException(
+            "Amazon ECS Managed Instances need a capacity provider strategy: omit launchType."
+        )
+
+
+def check_definition(definition: Mapping[str, Any]) -> None:
+    """Refuse a RegisterTaskDefinition request (camelCase, as sent) that AWS would refuse.
+
+    The rules are written from the ECS developer guide (task definition parameters, Fargate
+    task definition considerations); moto checks none of them. Each raises ClientException,
+    as ECS does, in ECS's words where they are known.
+    """
+    for problem in definition_problems(definition):
+        raise EcsClientException(problem)
+
+
+def definition_problems(definition: Mapping[str, Any]) -> list[str]:
+    """Every reason AWS would refuse `definition`; empty when it would register it."""
+    containers = list(definition.get("containerDefinitions") or ())
+    names = [str(c.get("name")) for c in containers]
+    volumes = {str(v.get("name")) for v in definition.get("volumes") or ()}
+    awsvpc = definition.get("networkMode") == "awsvpc"
+    problems = []
+    if len(set(names)) < len(names):
+        problems.append("Container names must be unique within a Task Definition.")
+    for container in containers:
+        problems += _container_problems(container, names, volumes, awsvpc=awsvpc)
+    proxy = definition.get("proxyConfiguration") or {}
+    if proxy and proxy.get("containerName") not in names:
+        problems.append(
+            f"Invalid proxyConfiguration: container '{proxy.get('containerName')}' is not in"
+            " the task definition."
+        )
+    routers = [c for c in containers if c.get("firelensConfiguration")]
+    routed = [c for c in containers if _log_driver(c) == "awsfirelens"]
+    if routed and not routers:
+        problems.append(
+            "When awsfirelens log driver is specified in log configuration, a firelens"
+            " configuration object must be configured in one of the containers."
+        )
+    if routers and not routed:
+        problems.append(
+            "When a firelensConfiguration object is specified, at least one container has to"
+            " be configured with the awsfirelens log driver."
+        )
+    if any(
+        str(tag.get("key", "")).lower().startswith("aws:") for tag in definition.get("tags") or ()
+    ):
+        problems.append("Tag key must not start with aws:")
+    if "FARGATE" in (definition.get("requiresCompatibilities") or ()):
+        problems += _fargate_problems(definition, containers)
+    return problems
+
+
+def _log_driver(container: Mapping[str, Any]) -> str | None:
+    driver = (container.get("logConfiguration") or {}).get("logDriver")
+    return None if driver is None else str(driver)
+
+
+def _container_problems(
+    container: Mapping[str, Any], names: list[str], volumes: set[str], *, awsvpc: bool
+) -> list[str]:
+    name = container.get("name")
+    # ECS's own message has the " + " in it.
+    problems = [
+        f"Cannot depend on container + '{item.get('containerName')}' because it does not exist"
+        for item in container.get("dependsOn") or ()
+        if item.get("containerName") not in names
+    ]
+    problems += [
+        f"Invalid 'volumesFrom' setting. Unknown container: '{item.get('sourceContainer')}'."
+        for item in container.get("volumesFrom") or ()
+        if item.get("sourceContainer") not in names
+    ]
+    links = [str(link) for link in container.get("links") or ()]
+    if links and awsvpc:
+        problems.append("Links are not supported when networkMode=awsvpc.")
+    problems += [
+        f"Invalid 'links' setting for container '{name}'. Unknown container: '{link}'."
+        for link in links
+        if not awsvpc and link.partition(":")[0] not in names
+    ]
+    problems += [
+        f"Unknown volume '{point.get('sourceVolume')}'."
+        for point in container.get("mountPoints") or ()
+        if point.get("sourceVolume") not in volumes
+    ]
+    memory, reservation = container.get("memory"), container.get("memoryReservation")
+    if memory is not None and reservation is not None and int(reservation) > int(memory):
+        problems.append(
+            f"Invalid setting for container '{name}'. The 'memoryReservation' must be less"
+            " than or equal to 'memory'."
+        )
+    return problems
+
+
+_FARGATE_LINUX_PARAMETERS = ("devices", "sharedMemorySize", "tmpfs", "maxSwap", "swappiness")
+
+
+def _fargate_problems(
+    definition: Mapping[str, Any], containers: list[Mapping[str, Any]]
+) -> list[str]:
+    problems = []
+    if definition.get("networkMode") != "awsvpc":
+        problems.append("Fargate only supports network mode 'awsvpc'.")
+    if definition.get("placementConstraints"):
+        problems.append("Task placement constraints are not supported on Fargate.")
+    if definition.get("pidMode") not in (None, "task"):
+        problems.append(
+            "Tasks using the Fargate launch type do not support pidMode"
+            f" '{definition.get('pidMode')}'. The supported value for pidMode is 'task'."
+        )
+    if definition.get("ipcMode"):
+        problems.append("Tasks using the Fargate launch type do not support ipcMode.")
+    for volume in definition.get("volumes") or ():
+        if (volume.get("host") or {}).get("sourcePath"):
+            problems.append("Fargate compatible task definitions do not support sourcePath")
+        if volume.get("dockerVolumeConfiguration"):
+            problems.append(
+                "Fargate compatible task definitions do not support dockerVolumeConfiguration"
+            )
+    for container in containers:
+        problems += _fargate_container_problems(container)
+    return problems
+
+
+def _fargate_container_problems(container: Mapping[str, Any]) -> list[str]:
+    name = container.get("name")
+    linux = container.get("linuxParameters") or {}
+    problems = [
+        f"Fargate compatible task definitions do not support {field}"
+        for field in _FARGATE_LINUX_PARAMETERS
+        if linux.get(field)
+    ]
+    if container.get("privileged"):
+        problems.append(f"Fargate does not support privileged containers: '{name}'.")
+    if set((linux.get("capabilities") or {}).get("add") or ()) - {"SYS_PTRACE"}:
+        problems.append(f"Fargate only supports adding the SYS_PTRACE capability: '{name}'.")
+    if any(r.get("type") == "GPU" for r in container.get("resourceRequirements") or ()):
+        problems.append(f"Fargate does not support GPU resource requirements: '{name}'.")
+    if any(
+        mapping.get("hostPort") not in (None, 0, mapping.get("containerPort"))
+        for mapping in container.get("portMappings") or ()
+    ):
+        problems.append(
+            "When networkMode=awsvpc, the host ports and container ports in port mappings"
+            " must match."
+        )
+    return problems
+
+
+# moto's keyword arguments of register_task_definition -> the request's camelCase fields.
+_REQUEST_FIELDS = {
+    "volumes": "volumes",
+    "network_mode": "networkMode",
+    "tags": "tags",
+    "placement_constraints": "placementConstraints",
+    "requires_compatibilities": "requiresCompatibilities",
+    "proxy_configuration": "proxyConfiguration",
+    "ipc_mode": "ipcMode",
+    "pid_mode": "pidMode",
+}
+
+
+def as_requested(
+    family: str, container_definitions: list[dict[str, Any]], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The RegisterTaskDefinition request moto's backend was called with, as it was sent."""
+    request: dict[str, Any] = {"family": family, "containerDefinitions": container_definitions}
+    for keyword, name in _REQUEST_FIELDS.items():
+        if kwargs.get(keyword) is not None:
+            request[name] = kwargs[keyword]
+    return request
