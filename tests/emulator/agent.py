@@ -430,6 +430,15 @@ class FakeEcsAgent:
         )
         refusals.check_definition(refusals.as_requested(family, container_definitions, kwargs))
         register = self._require_hooked().register_task_definition
+        compatibilities = kwargs.get("requires_compatibilities")
+        if compatibilities and "EC2" in compatibilities:
+            # moto asks every EC2 container for a hard `memory`; ECS is content with either
+            # `memory` or `memoryReservation` (check_registration above asks for one).
+            registered = register(
+                family, container_definitions, **{**kwargs, "requires_compatibilities": None}
+            )
+            registered.requires_compatibilities = compatibilities
+            return registered
         return register(family, container_definitions, **kwargs)
 
     def amend_service(self, params: dict[str, Any]) -> None:
