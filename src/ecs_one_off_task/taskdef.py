@@ -226,6 +226,9 @@ def _ec2_fields(reference: Mapping[str, Any], compatibility: LaunchType) -> dict
     fields: dict[str, Any] = {}
     if reference.get("networkMode"):
         fields["networkMode"] = reference["networkMode"]
+    if compatibility is LaunchType.MANAGED_INSTANCES and fields.get("networkMode") != "host":
+        # Managed Instances offer awsvpc and host only; awsvpc is what a bridge task becomes.
+        fields["networkMode"] = "awsvpc"
     if reference.get("requiresCompatibilities") or compatibility is LaunchType.MANAGED_INSTANCES:
         fields["requiresCompatibilities"] = [compatibility.value]
     for name in ("cpu", "memory"):

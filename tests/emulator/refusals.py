@@ -145,6 +145,11 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
         problems.append("Tag key must not start with aws:")
     if "FARGATE" in (definition.get("requiresCompatibilities") or ()):
         problems += _fargate_problems(definition, containers)
+    managed = "MANAGED_INSTANCES" in (definition.get("requiresCompatibilities") or ())
+    if managed and definition.get("networkMode") not in ("awsvpc", "host"):
+        problems.append(
+            "Amazon ECS Managed Instances support the awsvpc and host network modes only."
+        )
     return problems
 
 
