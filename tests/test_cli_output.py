@@ -84,8 +84,8 @@ class TestReadableProgress:
         expected = [
             f"reference read in {QUICK}"
             + re.escape(
-                f" reference={reference} secrets=2 environment_files=1"
-                " environment=[PLANTED_VALUE,RAILS_ENV]"
+                f' reference={reference} container="myapp (the only container)"'
+                " secrets=2 environment_files=1 environment=[PLANTED_VALUE,RAILS_ENV]"
             ),
             f"revision 1 registered in {QUICK} task_definition={re.escape(definition)}",
             re.escape(f"log group created log_group=/ecs/{task_name} retention_days=7"),

@@ -129,8 +129,8 @@ def test_a_real_reference_plans_the_app_container(
     registered = document["registerTaskDefinition"]
     assert definition_problems(registered) == []
     source = next(
-        c
-        for c in cleaned(fixture["describe"]["taskDefinition"])["containerDefinitions"]
+        cleaned(c)
+        for c in fixture["describe"]["taskDefinition"]["containerDefinitions"]
         if c["name"] == app
     )
     [one_off] = registered["containerDefinitions"]

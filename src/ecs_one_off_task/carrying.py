@@ -94,19 +94,21 @@ def one_off_container(
     return Carried(container=container, carried=carried, dropped=dropped)
 
 
-def cleaned(value: Any) -> Any:  # noqa: ANN401 - JSON-shaped data
-    """`value` without nulls, nor empty lists, objects and strings as fields of an object.
+def cleaned(value: Any, *, top: bool = True) -> Any:  # noqa: ANN401 - JSON-shaped data
+    """`value` without nulls anywhere, nor empty lists, objects or strings as its own fields.
 
-    The SDK refuses null, and an empty field means "not set".
+    The SDK refuses null, and an empty field means "not set"; deeper down an empty string is a
+    value (an environment variable set to "").
     """
     if isinstance(value, Mapping):
+        empty: tuple[Any, ...] = ([], {}, "") if top else ()
         return {
-            key: cleaned(item)
+            key: cleaned(item, top=False)
             for key, item in value.items()
-            if item is not None and item not in ([], {}, "")
+            if item is not None and item not in empty
         }
     if isinstance(value, list | tuple):
-        return [cleaned(item) for item in value if item is not None]
+        return [cleaned(item, top=False) for item in value if item is not None]
     return value
 
 
