@@ -189,3 +189,46 @@ class TestKeepRevisions:
         assert ecs.list_task_definitions(familyPrefix="myapp")["taskDefinitionArns"] == app_before
         said = run.event_with("deregistered")
         assert said["event"] == "1 older revision deregistered (--keep-revisions 2; 2 active)"
+
+
+class TestVolumesConfiguredAtLaunch:
+    def test_the_services_ebs_configuration_goes_to_runtask(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
+    ) -> None:
+        """A reference whose app mounts an EBS volume configured at launch, run with
+        --from-service: RunTask gets the service's volume configuration for it (RunTask's
+        fields only), and the revision keeps the volume configured at launch."""
+        fixture_reference(emu, "23-ebs-configured-at-launch-otel", f"{task_name}-ref")
+        ebs = {
+            "roleArn": "arn:aws:iam::123456789012:role/ecsInfrastructureRole",
+            "volumeType": "gp3",
+            "sizeInGiB": 100,
+            "filesystemType": "ext4",
+        }
+        emu.boto3_client("ecs").create_service(
+            cluster="myEcsCluster",
+            serviceName=f"{task_name}-svc",
+            taskDefinition=f"{task_name}-ref",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": list(reference.subnets),
+                    "securityGroups": [reference.security_group_id],
+                }
+            },
+            volumeConfigurations=[{"name": "etl-data", "managedEBSVolume": ebs}],
+        )
+        emu.clear_calls()
+        emu.script(task_name, Timeline(lines=lines_every(1, 0.1), runs_for=0.3))
+        run = cli(
+            *("--task-name", task_name, "--from-service", f"{task_name}-svc"),
+            *("--cluster", "myEcsCluster", "--image", "etl:v2", *FAST, "--", "etl", "backfill"),
+        )
+        assert run.exit_code == 0, run.stderr
+        [call] = emu.calls_to("RunTask")
+        assert call.params["volumeConfigurations"] == [
+            {"name": "etl-data", "managedEBSVolume": ebs}
+        ]
+        [volume] = registered(emu)["volumes"]
+        assert (volume["name"], volume["configuredAtLaunch"]) == ("etl-data", True)

@@ -443,7 +443,8 @@ class FakeEcsAgent:
 
     def amend_service(self, params: dict[str, Any]) -> None:
         """Store what CreateService was asked and moto drops: the capacity provider strategy
-        (launchType is then absent, as on AWS) and enableExecuteCommand."""
+        (launchType is then absent, as on AWS), enableExecuteCommand, and the EBS volume
+        configurations (AWS shows them on the service's deployments)."""
         with self._cond:
             backend = self._require_hooked().backend
             cluster = backend._get_cluster(params.get("cluster", "default"))
@@ -457,6 +458,9 @@ class FakeEcsAgent:
                 vars(service)["capacity_provider_strategy"] = strategy
                 service.launch_type = None
             vars(service)["enable_execute_command"] = bool(params.get("enableExecuteCommand"))
+            for deployment in service.deployments:
+                if params.get("volumeConfigurations"):
+                    deployment["volumeConfigurations"] = params["volumeConfigurations"]
 
     def list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListTasks as AWS answers it: desiredStatus RUNNING unless asked, the family of any
