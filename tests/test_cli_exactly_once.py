@@ -374,6 +374,17 @@ class TestFinishedSuccess:
         extra.remove("ListTasks")
         assert extra == plain
 
+    def test_if_running_start_skips_the_lookup(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--if-running start with an identity: no ListTasks at all, the identity's startedBy
+        on the RunTask all the same."""
+        run = cli(*migration_args(task_name, "--run-id", "r1", "--if-running", "start", "--", "x"))
+        assert run.exit_code == 0
+        assert emu.calls_to("ListTasks") == []
+        [started] = emu.calls_to("RunTask")
+        assert started.params["startedBy"].startswith("ecs-one-off-task/")
+
 
 class TestWatchBudget:
     def test_running_out_of_checks_leaves_the_task_running(

@@ -2,9 +2,12 @@
 
 Every write call to AWS comes after the plan, which makes every check that can be made without
 one, so a mistake registers nothing and starts nothing. A task of the family still running from
-an earlier try is attached to (or waited for) instead of being started twice. Once RunTask has
-answered, the tasks are never left running unseen: the tracker follows them to their end and
-stops them on a signal, a spent waiting budget or an unrecoverable error.
+an earlier try is attached to (or waited for) instead of being started twice, and one of this
+run's that already succeeded is not run again (finished). Starting, and starting again what
+failed to start, is the Starter's (starting). Once RunTask has answered, the tasks are never
+left running unseen: the tracker follows them to their end and stops them on a signal, the
+--timeout deadline or an unrecoverable error; when --max-attempts ends the watch it says how to
+follow them again.
 """
 
 from __future__ import annotations
@@ -148,9 +151,8 @@ class _Run:
             decision = plan.decision
             if decision.action is Action.FAIL:
                 raise AlreadyRunning(f"--if-running fail: {decision.describe()}")
-            done: tuple[
-                Mapping[str, Any], ...
-            ] = ()  # this run's tasks that already succeeded, when it has an identity
+            # This run's tasks that already succeeded (a run with an identity, retried).
+            done: tuple[Mapping[str, Any], ...] = ()
             if decision.action is Action.START:
                 done = await succeeded_before(self.aws, self.config, self.facts, plan.definition)
             if decision.action is Action.START and not done:
