@@ -9,7 +9,8 @@ retrying only hides them for a minute. A reason that says both ("pull access den
 timeout") is never retried, and a reason not known to pass is not retried either.
 
 `KNOWN_MESSAGES` is the table of real ECS messages (stoppedReason, a container's reason, or a
-RunTask failure reason) with their verdicts; the README's table sums it up, and the tests check
+RunTask failure reason, in the shapes AWS documents; account ids, ARNs and addresses are
+placeholders) with their verdicts; the README's table sums it up, and the tests check
 every row.
 """
 
@@ -184,7 +185,7 @@ KNOWN_MESSAGES: tuple[tuple[str, Verdict], ...] = (
         Verdict.NEVER,
     ),
     (
-        # Never retried even though it timed out too: the role lacks the permission.
+        # Built from two real parts, to pin the rule: denied and timed out is never retried.
         (
             "CannotPullContainerError: pull access denied: failed to authorize: failed to fetch"
             " oauth token: i/o timeout"
