@@ -498,9 +498,10 @@ class TestCount:
     def test_fewer_tasks_than_asked_are_stopped_and_125(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """AWS starts 2 of 3: both are stopped and the exit is 125 naming the failure."""
+        """AWS starts 2 of 3 (no start retries): both are stopped and the exit is 125 naming
+        the failure."""
         emu.script(task_name, Timeline(runs_for=math.inf, places_at_most=2))
-        run = cli(*args(task_name, "--from-task", "myapp", "--count", "3"))
+        run = cli(*args(task_name, "--from-task", "myapp", "--count", "3", "--start-retries", "0"))
         assert run.exit_code == 125
         assert run.final_error == "RunTask started 2 of 3 tasks: RESOURCE:MEMORY"
         started = {r.task_arn for r in emu.task_records() if r.family == task_name}

@@ -93,7 +93,9 @@ class TestReadableProgress:
             + QUICK
             + re.escape(
                 " on myEcsCluster with launch type EC2 (default)"
-                f' log_stream=ecs/{task_name}/{record.task_id} gives_up_after="10 s"'
+                f" log_stream=ecs/{task_name}/{record.task_id}"
+                ' gives_up_after="the task is stopped after 10 s (--timeout)"'
+                " started_by=ecs-one-off-task"
             ),
             "PROVISIONING",
             r"PENDING after \d+ s in PROVISIONING",
@@ -256,7 +258,11 @@ class TestSummaryFile:
         the directory; the time running comes from ECS's timestamps."""
         emu.script(task_name, timeline)
         path = tmp_path / "summary.json"
-        run = cli(*migration_args(task_name, "--summary-json", str(path), "--", "x"))
+        run = cli(
+            *migration_args(
+                task_name, "--summary-json", str(path), "--start-retries", "0", "--", "x"
+            )
+        )
         assert run.exit_code == exit_code
         document = json.loads(path.read_text())
         jsonschema.validate(document, SUMMARY_SCHEMA, format_checker=jsonschema.FormatChecker())

@@ -102,9 +102,10 @@ class TestExitCodes:
         assert run.event("task stopped: reading the last lines")["exit_code"] == 3
 
     def test_run_task_failures_are_125(self, emu: Emulator, cli: Cli, task_name: str) -> None:
-        """RunTask answering failures[] RESOURCE:MEMORY is exit 125 with the reason."""
+        """RunTask answering failures[] RESOURCE:MEMORY, with no start retries, is exit 125 with
+        the reason."""
         emu.script(task_name, Timeline(run_task_failure="RESOURCE:MEMORY"))
-        run = cli(*migration_args(task_name, "--command", "x"))
+        run = cli(*migration_args(task_name, "--start-retries", "0", "--command", "x"))
         assert run.exit_code == 125
         assert len(run.errors) == 1
         assert "RESOURCE:MEMORY" in run.errors[0]
@@ -157,20 +158,21 @@ class TestStopping:
         assert 1 <= len(record.messages) < 100
         assert run.lines == list(record.messages)
 
-    def test_giving_up_stops_the_task_and_exits_124(
+    def test_the_deadline_stops_the_task_and_exits_124(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
-        """After --max-attempts polls without STOPPED the task is stopped, watched until STOPPED,
-        and the exit is 124; the watching after StopTask reports only real status changes (a
-        first poll that still sees RUNNING is not "RUNNING after 1 s in RUNNING")."""
+        """When --timeout passes the task is stopped, watched until STOPPED, and the exit is
+        124; the watching after StopTask reports only real status changes (a first poll that
+        still sees RUNNING is not "RUNNING after 1 s in RUNNING")."""
         emu.script(
             task_name, Timeline(lines=(LogLine(0.0, "working"),), runs_for=math.inf, stopping=0.2)
         )
-        run = cli(*migration_args(task_name, "--max-attempts", "3", "--command", "x"))
+        run = cli(*migration_args(task_name, "--timeout", "1", "--command", "x"))
         assert run.exit_code == 124
         after = ecs_calls_after_run_task(emu)
-        assert after[:4] == ["DescribeTasks"] * 3 + ["StopTask"]
-        assert set(after[4:]) == {"DescribeTasks"}
+        stop = after.index("StopTask")
+        assert set(after[:stop]) == {"DescribeTasks"}
+        assert set(after[stop + 1 :]) == {"DescribeTasks"}
         assert emu.task_records()[-1].status == "STOPPED"
         assert run.lines == ["working"]
         changes = [

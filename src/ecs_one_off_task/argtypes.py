@@ -45,6 +45,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """A whole number of 0 or more (0 turns something off)."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 0 or more, got {text}")
+    return value
+
+
 def retention(text: str) -> int:
     """A retention CloudWatch Logs accepts, in days."""
     value = int(text)

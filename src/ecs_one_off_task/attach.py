@@ -92,6 +92,7 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
         ci.output_ends()
         if interrupt.received and not config.stop_on_interrupt:
             facts.ended(Outcome.INTERRUPTED, "interrupted: the task was left running")
+            facts.left_running = True
             log.warning(
                 "the task goes on; to follow it again",
                 command=shlex.join(_again(config, target.task_id)),

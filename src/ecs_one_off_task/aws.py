@@ -31,7 +31,7 @@ from ecs_one_off_task.errors import (
     AccessDenied,
     AwsError,
     AwsUnavailable,
-    TaskNotRun,
+    RunTaskRefused,
     Throttled,
     UsageError,
 )
@@ -261,7 +261,10 @@ class Aws:
         )
         tasks = tuple(response.get("tasks") or ())
         if not tasks:
-            raise TaskNotRun(f"RunTask started no task: {'; '.join(failures) or 'no reason given'}")
+            raise RunTaskRefused(
+                f"RunTask started no task: {'; '.join(failures) or 'no reason given'}",
+                tuple(str(f.get("reason", "unknown")) for f in response.get("failures") or ()),
+            )
         return RunTaskAnswer(tasks=tasks, failures=failures)
 
     async def describe_task(self, *, cluster: str, task_arn: str) -> dict[str, Any] | None:
@@ -275,6 +278,25 @@ class Aws:
             "cluster": cluster,
             "family": family,
             "desiredStatus": "RUNNING",
+        }
+        while True:
+            with _translated("ecs:ListTasks"):
+                response = await self._ecs.list_tasks(**arguments)
+            arns.extend(response.get("taskArns") or ())
+            if not response.get("nextToken"):
+                return arns
+            arguments["nextToken"] = response["nextToken"]
+
+    async def list_stopped_task_arns(self, *, cluster: str, started_by: str) -> list[str]:
+        """Every task on `cluster` started with `started_by` that stopped (or is stopping).
+
+        On every page. AWS refuses `startedBy` beside `family`: it is the only filter.
+        """
+        arns: list[str] = []
+        arguments: dict[str, Any] = {
+            "cluster": cluster,
+            "startedBy": started_by,
+            "desiredStatus": "STOPPED",
         }
         while True:
             with _translated("ecs:ListTasks"):

@@ -59,6 +59,7 @@ def _run(
     from ecs_one_off_task.ci import CiMarkers, detect  # noqa: PLC0415
     from ecs_one_off_task.ending import check_summary_path, finish  # noqa: PLC0415
     from ecs_one_off_task.facts import RunFacts  # noqa: PLC0415
+    from ecs_one_off_task.identity import run_identity  # noqa: PLC0415
     from ecs_one_off_task.output import LineWriter, Redactor, configure_logging  # noqa: PLC0415
     from ecs_one_off_task.runner import run_one_off_task  # noqa: PLC0415
 
@@ -97,7 +98,13 @@ def _run(
             if isinstance(config, AttachConfig):
                 return await attach_to_task(config=config, aws=aws, write=write, facts=facts, ci=ci)
             result = await run_one_off_task(
-                config=config, aws=aws, write=write, redactor=redactor, facts=facts, ci=ci
+                config=config,
+                aws=aws,
+                write=write,
+                redactor=redactor,
+                facts=facts,
+                ci=ci,
+                identity=run_identity(config.start.run_id, environ),
             )
         return result.exit_code
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ecs_one_off_task.existing import IfRunning
+from ecs_one_off_task.startpolicy import StartPolicy
 
 
 class LaunchType(StrEnum):
@@ -147,6 +148,7 @@ class RunConfig:
     reporting: Reporting = Reporting()
     dry_run: bool = False
     if_running: IfRunning = IfRunning.AUTO
+    start: StartPolicy = field(default_factory=StartPolicy)
 
 
 @dataclass(frozen=True, kw_only=True)

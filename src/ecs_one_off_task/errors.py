@@ -10,6 +10,7 @@ The container's own exit code is not an error: it is passed through as it is.
     │   └── AwsUnavailable          125  throttled, 5xx or unreachable after the SDK's retries
     │       └── Throttled           125  AWS refused the call for the account's request rate
     ├── TaskNotRun                  125  RunTask failures[], or the task stopped with no exit code
+    │   └── RunTaskRefused          125  RunTask started no task: its failures[] reasons
     ├── AlreadyRunning              125  --if-running fail, and a task of the family is running
     └── GaveUpWaiting               124  --timeout passed while waiting for another run's task
 """
@@ -66,6 +67,15 @@ class Throttled(AwsUnavailable):
 
 class TaskNotRun(OneOffTaskError):
     """The task never ran its command (placement failed, image pull failed, …): no exit code."""
+
+
+class RunTaskRefused(TaskNotRun):
+    """RunTask started no task; `reasons` are its failures[] reasons, to tell passing ones."""
+
+    def __init__(self, message: str, reasons: tuple[str, ...]) -> None:
+        """Keep the reasons apart from the message."""
+        super().__init__(message)
+        self.reasons = reasons
 
 
 class AlreadyRunning(OneOffTaskError):

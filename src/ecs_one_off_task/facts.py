@@ -25,7 +25,11 @@ class Outcome(StrEnum):
     NOT_RUN = "not-run"
     """The task never ran its command: RunTask refused, or the task stopped before it ran."""
     GAVE_UP = "gave-up"
-    """The waiting budget ran out: the task was stopped."""
+    """--timeout passed (the task was stopped), or --max-attempts status checks ran out (the
+    watch ended, the task left running: `left_running`)."""
+    ALREADY_SUCCEEDED = "already-succeeded"
+    """This run's identity already ran this content to exit 0: its log was printed, nothing
+    was started."""
     INTERRUPTED = "interrupted"
     """SIGINT or SIGTERM: the task was stopped."""
     USAGE_ERROR = "usage-error"
@@ -94,6 +98,16 @@ class TaskFacts:
 
 
 @dataclass(kw_only=True)
+class StartFacts:
+    """One start: the task it placed (None: RunTask placed none), and why it did not run."""
+
+    attempt: int
+    task_arn: str | None
+    stop_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass(kw_only=True)
 class RunFacts:
     """Everything the end of a run reports, filled in as the run learns it."""
 
@@ -116,6 +130,15 @@ class RunFacts:
     last_line_at: float | None = None
     """When the last container line was written to stdout."""
     lines: int = 0
+    starts: list[StartFacts] = field(default_factory=list)
+    """Every start (a task placed, or a RunTask that placed none), start retries included."""
+    started_by: str | None = None
+    """The `startedBy` of the tasks this run starts."""
+    run_identity: str | None = None
+    """The run's identity, in words (None: the run has none)."""
+    left_running: bool = False
+    """The run ended with a task it followed still running (the watch ended, or attach was
+    interrupted)."""
     outcome: Outcome | None = None
     reason: str | None = None
     """Why the run ended as it did, in a few words, when it did not just end with the task."""

@@ -28,6 +28,7 @@ from ecs_one_off_task.config import (
 )
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.existing import IfRunning
+from ecs_one_off_task.startflags import add_start_options, start_policy
 
 PROG = "ecs-one-off-task"
 
@@ -43,8 +44,10 @@ exit codes:
   N    the container's own exit code
   2    bad invocation, or unknown reference task definition, container, cluster, profile
        or region
-  124  gave up waiting (--max-attempts or --timeout): the task was stopped
-  125  the task could not run, AWS refused a call, or --if-running fail found a task
+  124  --timeout passed: the task was stopped; or --max-attempts status checks ran out:
+       the watch ended, the task goes on running (stderr says how to follow or stop it)
+  125  the task could not run (after --start-retries), AWS refused a call, or
+       --if-running fail found a task
   130  interrupted (SIGINT): the task was stopped
   143  terminated (SIGTERM): the task was stopped
 
@@ -343,15 +346,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=argtypes.positive_int,
         default=None,
         metavar="N",
-        help="DescribeTasks calls before giving up (default: 100; "
-        "unlimited when --timeout is given)",
+        help="DescribeTasks calls before the watch ends, leaving the task running (default: "
+        "100; unlimited when --timeout is given)",
     )
     timing.add_argument(
         "--timeout",
         type=argtypes.positive_float,
         metavar="SECONDS",
-        help="give up this long after the run started, time spent waiting for another run's "
-        "task included (default: none)",
+        help="the task's deadline: stop it this long after the run started, time spent "
+        "waiting for another run's task or to start again included (default: none)",
     )
     timing.add_argument(
         "--if-running",
@@ -362,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     _add_reading_options(timing)
+    add_start_options(parser)
     _add_aws_options(parser)
     out = parser.add_argument_group("output")
     _add_output_options(out)
@@ -513,4 +517,5 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         reporting=_reporting(options),
         dry_run=options.dry_run,
         if_running=IfRunning(options.if_running),
+        start=start_policy(options),
     )

@@ -5,9 +5,10 @@ long (CircleCI after 10 minutes by default). When nothing has been printed for -
 seconds (no container line, and no status change either: that is a line too) the pulse says the
 task is still there, and again after each further --heartbeat seconds of silence.
 
-The waiting budget (--max-attempts x --poll-interval, or --timeout) ends with StopTask: one
-warning a minute ahead (half the budget ahead when it is under two minutes) says when, and
-which flag gives the task longer.
+Two budgets end the wait: --timeout is the task's deadline (StopTask when it passes);
+--max-attempts x --poll-interval ends only the watch (the task goes on running). One warning a
+minute ahead (half the budget ahead when it is under two minutes) says which comes first, when,
+and which flag changes it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class Budget:
 
     ends_at: float
     warn_at: float
-    flags: str
+    stops_task: bool
+    """True: --timeout ends it (StopTask); False: --max-attempts ends only the watch."""
 
     @classmethod
     def of(cls, timing: Timing, *, now: float, deadline: float | None) -> Budget | None:
@@ -42,20 +44,18 @@ class Budget:
         The first DescribeTasks is at once and the last of --max-attempts is (N - 1) poll
         intervals later; waiting gives up at that one or at the deadline, whichever comes first.
         """
-        ends: list[tuple[float, str]] = []
+        # On a tie the deadline wins: the task is stopped, as --timeout says.
+        ends: list[tuple[float, bool]] = []
         if deadline is not None:
-            ends.append((deadline, "--timeout"))
+            ends.append((deadline, False))
         if timing.max_attempts is not None:
-            by_attempts = now + (timing.max_attempts - 1) * timing.poll_interval
-            # --timeout alone lifts the attempt limit, so it is the flag to name.
-            flag = "--max-attempts" if deadline is not None else "--timeout (or --max-attempts)"
-            ends.append((by_attempts, flag))
+            ends.append((now + (timing.max_attempts - 1) * timing.poll_interval, True))
         if not ends:
             return None
-        ends_at, flags = min(ends)
+        ends_at, watch_only = min(ends)
         total = ends_at - now
         lead = WARNING_LEAD if total >= 2 * WARNING_LEAD else total / 2
-        return cls(ends_at=ends_at, warn_at=ends_at - lead, flags=flags)
+        return cls(ends_at=ends_at, warn_at=ends_at - lead, stops_task=not watch_only)
 
 
 def heartbeat_message(tasks: list[TaskFacts], *, now: float, last_line_at: float | None) -> str:
@@ -141,8 +141,16 @@ class Pulse:
     def _warn(self, now: float) -> None:
         assert self._budget is not None  # noqa: S101 - only called with a budget
         left = format_duration(self._budget.ends_at - now)
-        then = "the task will be stopped" if self._stops_task else "waiting will end"
-        log.warning(
-            f"{then} in {left} if it is still running: give it longer with {self._budget.flags}",
-            said={"seconds_left": round(self._budget.ends_at - now, 3)},
-        )
+        if not self._budget.stops_task:
+            text = (
+                f"watching ends in {left}; the task will go on running: watch longer with"
+                " --max-attempts, or give it a deadline with --timeout"
+            )
+        elif self._stops_task:
+            text = (
+                f"the task will be stopped in {left} if it is still running: give it longer"
+                " with --timeout"
+            )
+        else:
+            text = f"waiting will end in {left} if the task is still running: see --timeout"
+        log.warning(text, said={"seconds_left": round(self._budget.ends_at - now, 3)})

@@ -118,6 +118,16 @@ class TaskReport:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StartReport:
+    """One start: the task placed (None: RunTask placed none), and how it ended."""
+
+    attempt: int
+    task_arn: str | None
+    stop_code: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Report:
     """The run as it ended."""
 
@@ -141,6 +151,16 @@ class Report:
     ended_at: datetime
     seconds: float
     tasks: tuple[TaskReport, ...] = field(default=())
+    starts: tuple[StartReport, ...] = field(default=())
+    """Every start, start retries included."""
+    started_by: str | None = None
+    run_identity: str | None = None
+    left_running: bool = False
+
+    @property
+    def attempts(self) -> int:
+        """How many starts the run took (0: it started nothing)."""
+        return max((s.attempt for s in self.starts), default=0)
 
     @property
     def failed(self) -> bool:
@@ -219,6 +239,10 @@ def build_report(
 ) -> Report:
     """The report of a run that ended at `ended_at` (on the facts' clock) with `exit_code`."""
     outcome = facts.outcome or (Outcome.SUCCEEDED if exit_code == 0 else Outcome.FAILED)
+    tasks = tuple(
+        _task_report(task, facts=facts, until=ended_at, until_wall=ended_wall, region=facts.region)
+        for task in facts.tasks
+    )
     return Report(
         tool_version=tool_version,
         outcome=outcome,
@@ -239,13 +263,29 @@ def build_report(
         began_at=datetime.fromtimestamp(facts.began_wall, tz=UTC),
         ended_at=datetime.fromtimestamp(ended_wall, tz=UTC),
         seconds=max(0.0, ended_at - facts.began_at),
-        tasks=tuple(
-            _task_report(
-                task, facts=facts, until=ended_at, until_wall=ended_wall, region=facts.region
-            )
-            for task in facts.tasks
-        ),
+        tasks=tasks,
+        starts=_starts(facts, tasks),
+        started_by=facts.started_by,
+        run_identity=facts.run_identity,
+        left_running=facts.left_running,
     )
+
+
+def _starts(facts: RunFacts, tasks: tuple[TaskReport, ...]) -> tuple[StartReport, ...]:
+    """Each start; a task that ran ends as its task report says."""
+    ended = {t.task_arn: t for t in tasks}
+    starts = []
+    for start in facts.starts:
+        task = ended.get(start.task_arn or "")
+        stop_code, reason = start.stop_code, start.reason
+        if reason is None and task is not None:
+            stop_code, reason = task.stop_code, task.stopped_reason
+        starts.append(
+            StartReport(
+                attempt=start.attempt, task_arn=start.task_arn, stop_code=stop_code, reason=reason
+            )
+        )
+    return tuple(starts)
 
 
 # -- the Markdown table (GitHub step summary) ---------------------------------------------------
@@ -268,6 +308,15 @@ def _statuses(task: TaskReport) -> str:
     return ", ".join(f"{status} {format_duration(s)}" for status, s in task.seconds_in_status)
 
 
+def _starts_cell(report: Report) -> str:
+    """`1`, or `3: 2 could not start (reason; reason)`."""
+    failed = [s for s in report.starts if s.task_arn not in {t.task_arn for t in report.tasks}]
+    if not failed:
+        return str(report.attempts)
+    reasons = "; ".join(_cell(s.reason) for s in failed)
+    return f"{report.attempts}: {len(failed)} could not start ({reasons})"
+
+
 def markdown(report: Report) -> str:
     """The run as Markdown: a table of the run, then one row per task."""
     title = "succeeded" if not report.failed else f"failed: exit code {report.exit_code}"
@@ -285,6 +334,12 @@ def markdown(report: Report) -> str:
         ("lines printed", str(report.lines)),
         ("total time", format_duration(report.seconds)),
     ]
+    if report.attempts:
+        rows.append(("starts", _starts_cell(report)))
+    if report.run_identity:
+        rows.append(("run identity", f"{_cell(report.run_identity)} ({_code(report.started_by)})"))
+    if report.left_running:
+        rows.append(("left running", "yes: the watch ended, the task goes on"))
     if report.error:
         rows.append(("error", _cell(report.error)))
     lines = [

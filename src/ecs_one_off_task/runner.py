@@ -2,9 +2,12 @@
 
 Every write call to AWS comes after the plan, which makes every check that can be made without
 one, so a mistake registers nothing and starts nothing. A task of the family still running from
-an earlier try is attached to (or waited for) instead of being started twice. Once RunTask has
-answered, the tasks are never left running unseen: the tracker follows them to their end and
-stops them on a signal, a spent waiting budget or an unrecoverable error.
+an earlier try is attached to (or waited for) instead of being started twice, and one of this
+run's that already succeeded is not run again (finished). Starting, and starting again what
+failed to start, is the Starter's (starting). Once RunTask has answered, the tasks are never
+left running unseen: the tracker follows them to their end and stops them on a signal, the
+--timeout deadline or an unrecoverable error; when --max-attempts ends the watch it says how to
+follow them again.
 """
 
 from __future__ import annotations
@@ -22,17 +25,20 @@ import structlog
 
 from ecs_one_off_task.aws import DEFAULT_RETENTION_DAYS, Aws
 from ecs_one_off_task.ci import CiMarkers, CiSystem
-from ecs_one_off_task.config import RunConfig, Timing
-from ecs_one_off_task.errors import AlreadyRunning, TaskNotRun
+from ecs_one_off_task.config import RunConfig
+from ecs_one_off_task.errors import AlreadyRunning
 from ecs_one_off_task.existing import Action
 from ecs_one_off_task.facts import Outcome, RunFacts
+from ecs_one_off_task.finished import succeeded_before
 from ecs_one_off_task.follower import WritePage
+from ecs_one_off_task.identity import RunIdentity, started_by
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.plan import Plan, make_plan
 from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.revisions import prune
 from ecs_one_off_task.running import StopWaiter, started_at
+from ecs_one_off_task.starting import Starter
 from ecs_one_off_task.tracking import Target, Tracker, target_of
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -58,6 +64,7 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     redactor: Redactor,
     facts: RunFacts | None = None,
     ci: CiMarkers | None = None,
+    identity: RunIdentity | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
@@ -65,7 +72,8 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
 ) -> RunResult:
     """Run the one-off task described by `config` and return how it ended.
 
-    `facts` gets what the run learns, for its report; `ci` writes the CI system's markers.
+    `facts` gets what the run learns, for its report; `ci` writes the CI system's markers;
+    `identity` tags the tasks (`startedBy`) so that a retried job recognises them.
     """
     interrupt = Interrupt(first_says=NOTHING_STARTED)
     facts = facts or RunFacts(began_at=clock(), began_wall=wall_clock())
@@ -73,6 +81,10 @@ async def run_one_off_task(  # noqa: PLR0913 - the collaborators are injected on
     facts.cluster = config.placement.cluster
     facts.log_group = config.task.log_group
     facts.region = aws.region
+    facts.started_by = started_by(
+        identity, cluster=config.placement.cluster, task_name=config.task.task_name
+    )
+    facts.run_identity = identity.describe() if identity is not None else None
     ci = ci or CiMarkers(
         system=CiSystem.NONE, stderr=sys.stderr, write=write, environ={}, wall_clock=wall_clock
     )
@@ -140,7 +152,11 @@ class _Run:
             decision = plan.decision
             if decision.action is Action.FAIL:
                 raise AlreadyRunning(f"--if-running fail: {decision.describe()}")
+            # This run's tasks that already succeeded (a run with an identity, retried).
+            done: tuple[Mapping[str, Any], ...] = ()
             if decision.action is Action.START:
+                done = await succeeded_before(self.aws, self.config, self.facts, plan.definition)
+            if decision.action is Action.START and not done:
                 task_definition_arn = await self._reuse_or_register(plan)
                 if self.config.task.keep_revisions is not None:
                     await prune(self.aws, **plan.revisions_kept(self.config.task.keep_revisions))
@@ -150,16 +166,27 @@ class _Run:
 
         # From here on a signal stops the tasks: RunTask's, or the ones attached to.
         self.interrupt.first_says = "signal received: stopping the task"
-        if decision.attach_to:  # this run (or --count's N), retried; or --if-running attach
-            several = len(decision.attach_to) > 1
-            targets = [await self._attach(task, several=several) for task in decision.attach_to]
+        if decision.attach_to or done:  # this run retried, --if-running attach; or done before
+            tasks = decision.attach_to or done
+            targets = [await self._attach(t, several=len(tasks) > 1, say=not done) for t in tasks]
+            self.ci.output_begins()
+            followed = await self.tracker.follow(targets, deadline=deadline)
         else:
-            targets = await self._run_task(plan, task_definition_arn)
-        self.ci.output_begins()
-        followed = await self.tracker.follow(targets, deadline=deadline)
+            started = await Starter(
+                config=self.config,
+                aws=self.aws,
+                tracker=self.tracker,
+                plan=plan,
+                task_definition_arn=task_definition_arn,
+                output_begins=self.ci.output_begins,
+            ).run(deadline)
+            targets, followed = list(started.targets), list(started.followed)
         self.ci.output_ends()
+        exit_code = self.tracker.exit_code(followed)
+        if done and exit_code == 0:
+            self.facts.ended(Outcome.ALREADY_SUCCEEDED, "this run already succeeded: not run again")
         return RunResult(
-            exit_code=self.tracker.exit_code(followed),
+            exit_code=exit_code,
             task_arns=tuple(t.task_arn for t in targets),
             log_streams=tuple(t.log_stream for t in targets),
             lines=sum(f.lines for f in followed),
@@ -173,6 +200,7 @@ class _Run:
         while True:
             began = self.clock()
             plan = await make_plan(self.config, self.aws, self.redactor)
+            plan = replace(plan, run_task={**plan.run_task, "startedBy": self.facts.started_by})
             self.facts.reference_arn = plan.reference_arn
             self.facts.runs_on = plan.launch.describe()
             launch_type = plan.launch.launch_type
@@ -206,7 +234,7 @@ class _Run:
             or (DEFAULT_RETENTION_DAYS if created else "unchanged"),
         )
 
-    async def _attach(self, task: Mapping[str, Any], *, several: bool) -> Target:
+    async def _attach(self, task: Mapping[str, Any], *, several: bool, say: bool) -> Target:
         """The target of a running task of the family: the one-off container's stream."""
         names = [c.get("name") for c in task.get("containers", ())]
         mine = self.config.task.task_name
@@ -214,6 +242,8 @@ class _Run:
         if several:
             target = replace(target, label=f"[{target.task_id[:8]}] ")
         self.facts.task_definition_arn = str(task.get("taskDefinitionArn"))
+        if not say:  # a stopped task of this run: said by the lookup that found it
+            return target
         log.info(
             "attaching to a running task: following it from the head",
             task_arn=task["taskArn"],
@@ -223,70 +253,6 @@ class _Run:
             log_stream=target.log_stream,
         )
         return target
-
-    async def _run_task(self, plan: Plan, task_definition_arn: str) -> list[Target]:
-        spec = self.config.task
-        started = self.clock()
-        # Shielded: once RunTask is sent we must learn the ARNs to be able to stop the tasks.
-        with anyio.CancelScope(shield=True):
-            answer = await self.aws.run_task(plan.run_task_request(task_definition_arn))
-        answered_at = self.clock()
-        took = answered_at - started
-        targets = self._targets([str(task["taskArn"]) for task in answer.tasks])
-        for target, task in zip(targets, answer.tasks, strict=True):
-            status = task.get("lastStatus")
-            self.facts.track(
-                task_arn=target.task_arn,
-                log_stream=target.log_stream,
-                label=target.label,
-                started_as=(str(status), answered_at) if status else None,
-            )
-        if answer.failures:
-            # Fewer tasks than asked: the run is not what was asked for.
-            for target in targets:
-                await self.tracker.stop(target.task_arn, "ecs-one-off-task: RunTask fell short")
-            raise TaskNotRun(
-                f"RunTask started {len(targets)} of {self.config.placement.count} tasks:"
-                f" {'; '.join(answer.failures)}"
-            )
-        ids = ", ".join(t.task_id for t in targets)
-        several = len(targets) > 1
-        log.info(
-            f"{f'{len(targets)} tasks' if several else 'task'} {ids} started in"
-            f" {format_quick(took)} on {self.config.placement.cluster}"
-            f" with {plan.launch.describe()}",
-            said={
-                "seconds": round(took, 3),
-                "cluster": self.config.placement.cluster,
-                "runs_on": plan.launch.describe(),
-                # The end lines name them, with links.
-                "task_arn": [t.task_arn for t in targets] if several else targets[0].task_arn,
-                "log_group": spec.log_group,
-            },
-            **(
-                {"from_service": list(plan.launch.from_service)} if plan.launch.from_service else {}
-            ),
-            log_stream=[t.log_stream for t in targets] if several else targets[0].log_stream,
-            gives_up_after=_waiting_budget(self.config.timing),
-        )
-        return targets
-
-    def _targets(self, task_arns: list[str]) -> list[Target]:
-        spec = self.config.task
-        several = len(task_arns) > 1
-        targets = []
-        for arn in task_arns:
-            task_id = arn.rsplit("/", 1)[-1]
-            targets.append(
-                Target(
-                    task_arn=arn,
-                    container=spec.task_name,
-                    log_group=spec.log_group,
-                    log_stream=f"{spec.log_stream_prefix}/{spec.task_name}/{task_id}",
-                    label=f"[{task_id[:8]}] " if several else "",
-                )
-            )
-        return targets
 
     async def _reuse_or_register(self, plan: Plan) -> str:
         if plan.reuse_arn is not None:
@@ -310,14 +276,3 @@ class _Run:
         self.facts.revision = revision
         self.facts.revision_reused = plan.reuse_arn is not None
         return arn
-
-
-def _waiting_budget(timing: Timing) -> str:
-    """Say when waiting ends, so a long migration's user learns of --timeout before, not after."""
-    limits = []
-    if timing.timeout is not None:
-        limits.append(f"{timing.timeout:g} s")
-    if timing.max_attempts is not None:
-        seconds = timing.max_attempts * timing.poll_interval
-        limits.append(f"{timing.max_attempts} status checks (~{seconds:g} s; see --timeout)")
-    return " or ".join(limits)

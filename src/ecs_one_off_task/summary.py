@@ -37,6 +37,18 @@ def summary(report: Report) -> dict[str, Any]:
         "began_at": iso(report.began_at),
         "ended_at": iso(report.ended_at),
         "seconds": round(report.seconds, 3),
+        "started_by": report.started_by,
+        "run_identity": report.run_identity,
+        "left_running": report.left_running,
+        "attempts": [
+            {
+                "attempt": start.attempt,
+                "task_arn": start.task_arn,
+                "stop_code": start.stop_code,
+                "reason": start.reason,
+            }
+            for start in report.starts
+        ],
         "tasks": [
             {
                 "task_arn": task.task_arn,
@@ -106,6 +118,18 @@ _TASK_SCHEMA: dict[str, Any] = {
 }
 _TASK_SCHEMA["required"] = list(_TASK_SCHEMA["properties"])
 
+_ATTEMPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "attempt": _required("integer", "Which start: 1, then 2 for the first retry...", minimum=1),
+        "task_arn": _nullable("string", "The task placed; null when RunTask placed none."),
+        "stop_code": _nullable("string", "ECS's stopCode of the task."),
+        "reason": _nullable("string", "Why it stopped, or why RunTask placed no task."),
+    },
+}
+_ATTEMPT_SCHEMA["required"] = list(_ATTEMPT_SCHEMA["properties"])
+
 SUMMARY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "urn:ecs-one-off-task:summary:1",
@@ -137,6 +161,20 @@ SUMMARY_SCHEMA: dict[str, Any] = {
         "began_at": _required("string", "When the run began.", format="date-time"),
         "ended_at": _required("string", "When the run ended.", format="date-time"),
         "seconds": _required("number", "How long the run took.", minimum=0),
+        "started_by": _nullable("string", "The startedBy of the tasks this run started."),
+        "run_identity": _nullable(
+            "string", "The run's identity (--run-id or the CI job), in words; null: none."
+        ),
+        "left_running": _required(
+            "boolean",
+            "True when the run ended with a task still running (the watch ran out of status"
+            " checks, or attach was interrupted).",
+        ),
+        "attempts": {
+            "type": "array",
+            "description": "Every start, start retries included, in order.",
+            "items": _ATTEMPT_SCHEMA,
+        },
         "tasks": {
             "type": "array",
             "description": "The tasks started: one, or --count of them.",

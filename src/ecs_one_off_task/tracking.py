@@ -2,7 +2,8 @@
 
 For each task a StatusWatcher polls DescribeTasks and a LogFollower reads its log stream, all in
 one anyio task group. A task seen STOPPED has its follower drain: read until the stream has been
-quiet for the drain grace counted from stoppedAt. When waiting gives up (attempts, --timeout),
+quiet for the drain grace counted from stoppedAt. When --max-attempts status checks run out the
+watch ends and the tasks are left running (watchend). When --timeout passes,
 or on a signal while this command owns the tasks, every task not yet STOPPED gets StopTask from
 a shielded scope, is watched until STOPPED, and is drained too: the shutdown's lines are shown.
 Whatever goes wrong after that point, a task this command owns is never left running unseen.
@@ -37,6 +38,7 @@ from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.stopping import TaskStopper
 from ecs_one_off_task.taskdef import log_stream_of
+from ecs_one_off_task.watchend import leave_running
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
@@ -197,6 +199,15 @@ class Tracker:
         if self.interrupt.received:
             return self.interrupt.exit_code
         gave_up = next((f.ending for f in followed if isinstance(f.ending, GaveUp)), None)
+        if gave_up is not None and gave_up.task_goes_on:
+            left = [f.target.task_arn for f in followed if not isinstance(f.ending, Stopped)]
+            return leave_running(
+                self.facts,
+                why=gave_up.why,
+                cluster=self.cluster,
+                region=self.aws.region,
+                task_arns=left,
+            )
         if gave_up is not None:
             self.facts.ended(Outcome.GAVE_UP, f"gave up waiting ({gave_up.why}): task stopped")
             return EXIT_GAVE_UP
@@ -249,7 +260,8 @@ class Tracker:
                         for index in range(len(targets)):
                             watching.start_soon(watch, index, watching)
                     pulsing.cancel_scope.cancel()
-            if self.interrupt.received and not self.owns_tasks:
+            watch_ended = any(isinstance(e, GaveUp) and e.task_goes_on for e in endings)
+            if (self.interrupt.received and not self.owns_tasks) or watch_ended:
                 group.cancel_scope.cancel()
                 return [
                     Followed(target=t, ending=e, lines=f.lines)

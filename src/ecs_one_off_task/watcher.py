@@ -45,6 +45,9 @@ class GaveUp:
     """Waiting ended before the task stopped; `why` says which budget ran out."""
 
     why: str
+    task_goes_on: bool = False
+    """True when --max-attempts ran out: the watch ends, the task is left running. False for
+    --timeout, the task's deadline: it is stopped."""
 
 
 class StatusWatcher:
@@ -118,7 +121,10 @@ class StatusWatcher:
             if self._deadline is not None and self._clock() >= self._deadline:
                 return GaveUp(why="timeout reached")
             if self._max_attempts is not None and self.attempts >= self._max_attempts:
-                return GaveUp(why=f"task not STOPPED after {self.attempts} status checks")
+                return GaveUp(
+                    why=f"task not STOPPED after {self.attempts} status checks",
+                    task_goes_on=True,
+                )
             await self._sleep_until_next_poll(started)
 
     async def _poll(self) -> Mapping[str, Any] | None:

@@ -10,6 +10,7 @@ from .faults import Fault, FaultKind
 from .seed import PLANTED_VALUE, Reference, seed_reference
 from .timeline import (
     DEFAULT_TIMELINE,
+    FailedStart,
     LineRecord,
     LogLine,
     StatusChange,
@@ -23,6 +24,7 @@ __all__ = [
     "PLANTED_VALUE",
     "Call",
     "Emulator",
+    "FailedStart",
     "Fault",
     "FaultKind",
     "LineRecord",

@@ -36,7 +36,14 @@ from moto.ecs.models import Container, EC2ContainerServiceBackend, Task, ecs_bac
 from moto.logs.models import LogsBackend, logs_backends
 
 from . import amendments, refusals
-from .timeline import DEFAULT_TIMELINE, LineRecord, StatusChange, TaskRecord, Timeline
+from .timeline import (
+    DEFAULT_TIMELINE,
+    FailedStart,
+    LineRecord,
+    StatusChange,
+    TaskRecord,
+    Timeline,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +54,8 @@ LOG_GROUP_MISSING_REASON = (
 USER_STOP_DEFAULT_REASON = "Task stopped by user"
 NO_INSTANCES_MESSAGE = "No Container Instances were found in your cluster."
 _STOPPING_STEPS = ("DEACTIVATING", "STOPPING", "DEPROVISIONING")
+_STARTED_BY_ALONE = ("family", "serviceName", "containerInstance")
+"""ListTasks filters AWS refuses beside startedBy (desiredStatus is allowed)."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,8 @@ class FakeEcsAgent:
         self._generation = 0
         self._runs: dict[str, _TaskRun] = {}
         self._scripts: dict[str, Timeline] = {}
+        self._starts: dict[str, int] = {}
+        """Starts of each family so far (tasks placed, RunTasks that placed none)."""
         self._dirty: set[str] = set()
         self._hooked: _Hooked | None = None
         self._thread: threading.Thread | None = None
@@ -240,6 +251,7 @@ class FakeEcsAgent:
             self._events.clear()
             self._runs.clear()
             self._dirty.clear()
+            self._starts.clear()
             self._hooked = _Hooked(
                 backend=backend,
                 run_task=backend.run_task,
@@ -389,6 +401,12 @@ class FakeEcsAgent:
             if timeline.run_task_failure is not None:
                 amendments.add_failure(self._failure_arn(cluster_str), timeline.run_task_failure)
                 return []
+            failed = self._next_start(task_definition.family, timeline, take=False)
+            if failed is not None and failed.run_task_failure is not None:
+                self._next_start(task_definition.family, timeline, take=True)
+                for _ in range(count):
+                    amendments.add_failure(self._failure_arn(cluster_str), failed.run_task_failure)
+                return []
             placed = (
                 count if timeline.places_at_most is None else min(count, timeline.places_at_most)
             )
@@ -464,7 +482,14 @@ class FakeEcsAgent:
 
     def list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListTasks as AWS answers it: desiredStatus RUNNING unless asked, the family of any
-        revision, `maxResults` (at most `list_tasks_page_size`) a page, with a nextToken."""
+        revision, `maxResults` (at most `list_tasks_page_size`) a page, with a nextToken;
+        `startedBy` only as the sole filter (InvalidParameterException otherwise)."""
+        others = [name for name in _STARTED_BY_ALONE if params.get(name)]
+        if params.get("startedBy") and others:
+            # AWS: "When you specify startedBy as the filter, it must be the only filter".
+            raise InvalidParameterException(
+                f"startedBy must be the only filter: it cannot be combined with {others[0]}."
+            )
         with self._cond:
             self._catch_up()
             backend = self._require_hooked().backend
@@ -544,6 +569,14 @@ class FakeEcsAgent:
         # The container the timeline plays: the one named after the family (as the tool
         # names its one-off container), else the first.
         main = next((i for i, d in enumerate(container_definitions) if d.get("name") == family), 0)
+        failed = self._next_start(family, timeline, take=True)
+        if failed is not None and failed.stopped_reason is not None:
+            timeline = replace(
+                timeline,
+                fails_to_start=True,
+                failure_reason=failed.stopped_reason,
+                failure_stop_code=failed.stop_code,
+            )
         if timeline.exit_codes:
             # The n-th task of the family exits with the n-th code: tasks of one RunTask differ.
             started = sum(1 for r in self._runs.values() if r.family == family)
@@ -567,6 +600,13 @@ class FakeEcsAgent:
         self._schedule(now + timeline.provisioning, functools.partial(self._to_pending, run))
         start_at = now + timeline.provisioning + timeline.pending
         self._schedule(start_at, functools.partial(self._start_container, run))
+
+    def _next_start(self, family: str, timeline: Timeline, *, take: bool) -> FailedStart | None:
+        """How the family's next start fails, if it does; `take` counts the start."""
+        n = self._starts.get(family, 0)
+        if take:
+            self._starts[family] = n + 1
+        return timeline.failed_starts[n] if n < len(timeline.failed_starts) else None
 
     @staticmethod
     def _log_target(task: Task, container_definitions: list[Any]) -> _LogTarget | None:

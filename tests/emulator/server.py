@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from moto.ecs.exceptions import InvalidParameterException
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -28,7 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import amendments
 from .calls import Call, CallLog
-from .faults import FaultInjector, error_response
+from .faults import Fault, FaultInjector, error_response
 from .quota import THROTTLED, LogQuota
 
 if TYPE_CHECKING:
@@ -178,7 +179,16 @@ class EmulatorMiddleware:
     ) -> Iterable[bytes]:
         """Let moto answer; merge the agent's extra `failures` into RunTask/DescribeTasks."""
         if call.service == "ecs" and call.operation == "ListTasks":
-            payload = json.dumps(self._list_tasks(call.params)).encode()
+            try:
+                payload = json.dumps(self._list_tasks(call.params)).encode()
+            except InvalidParameterException as error:
+                # An AWS client error, shaped as the fault injector shapes its errors.
+                refusal = Fault(
+                    kind="throttle", error_code=error.code, message=error.message, status=400
+                )
+                refused = error_response(refusal, json_protocol=True)
+                start_response(refused[0], refused[1])
+                return [refused[2]]
             start_response(
                 "200 OK",
                 [

@@ -36,6 +36,21 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class FailedStart:
+    """How one start of a family fails before its container runs, as ECS reports it.
+
+    `run_task_failure` set: RunTask places no task and answers failures=[{arn, reason}]
+    ("Capacity is unavailable at this time. ...", "RESOURCE:CPU", "AGENT"). Else the task is
+    placed, then stops before the container starts (no exit code, no startedAt) with
+    `stop_code` and `stopped_reason` (also the container's reason).
+    """
+
+    stopped_reason: str | None = None
+    stop_code: str = "TaskFailedToStart"
+    run_task_failure: str | None = None
+
+
+@dataclass(frozen=True)
 class Timeline:
     """The scripted life of every task of one task-definition family.
 
@@ -82,6 +97,9 @@ class Timeline:
     """RunTask places at most this many tasks and reports RESOURCE:MEMORY for the rest."""
     failure_stop_code: str = "TaskFailedToStart"
     """The task's stopCode when `fails_to_start` (EssentialContainerExited: a sidecar did it)."""
+    failed_starts: tuple[FailedStart | None, ...] = ()
+    """The n-th start of the family (each task placed, or each RunTask that placed none) fails
+    as failed_starts[n] says; None, or past the end: it follows this timeline."""
 
     def __post_init__(self) -> None:
         """Reject durations the agent could not schedule, so a typo fails where it is written."""

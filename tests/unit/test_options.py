@@ -117,20 +117,23 @@ class TestWaitingBudgetNotice:
     @pytest.mark.parametrize(
         ("extra", "said"),
         [
-            ([], "100 status checks (~600 s; see --timeout)"),
-            (["--timeout", "3600"], "3600 s"),
+            ([], "watching ends after 100 status checks (~600 s; the task goes on running)"),
+            (["--timeout", "3600"], "the task is stopped after 3600 s (--timeout)"),
             (
                 ["--timeout", "60", "--max-attempts", "5"],
-                "60 s or 5 status checks (~30 s; see --timeout)",
+                (
+                    "the task is stopped after 60 s (--timeout), or watching ends after 5 status"
+                    " checks (~30 s; the task goes on running)"
+                ),
             ),
         ],
     )
     def test_the_start_says_when_waiting_ends(self, extra: list[str], said: str) -> None:
-        """The 'task started' event says when the tool will give up, so a long migration's
-        user learns of --timeout before the default 10 minutes run out, not after."""
-        from ecs_one_off_task.runner import _waiting_budget  # noqa: PLC0415
+        """The 'task started' event says when watching ends and whether the task is stopped
+        then (--timeout) or goes on running (--max-attempts), before it matters, not after."""
+        from ecs_one_off_task.starting import waiting_budget  # noqa: PLC0415
 
-        assert _waiting_budget(parse_args([*BASE, *extra, "--", "x"]).timing) == said
+        assert waiting_budget(parse_args([*BASE, *extra, "--", "x"]).timing) == said
 
 
 class TestLaunchOptions:

@@ -32,6 +32,7 @@ async def pulse(
     *,
     every: float,
     budget_seconds: float | None = None,
+    max_attempts: int | None = None,
     steps: tuple[Step, ...] = (),
     run_for: float,
 ) -> list[tuple[float, str, str]]:
@@ -45,6 +46,8 @@ async def pulse(
         budget = Budget.of(
             Timing(max_attempts=None), now=clock.now, deadline=clock.now + budget_seconds
         )
+    if max_attempts is not None:
+        budget = Budget.of(Timing(max_attempts=max_attempts), now=clock.now, deadline=None)
     subject = Pulse(
         facts=facts, every=every, budget=budget, stops_task=True, clock=clock, sleep=clock.sleep
     )
@@ -72,22 +75,24 @@ async def pulse(
 
 class TestBudget:
     @pytest.mark.parametrize(
-        ("timing", "deadline", "ends", "warn", "flags"),
+        ("timing", "deadline", "ends", "warn", "stops_task"),
         [
-            (Timing(), None, 594.0, 534.0, "--timeout (or --max-attempts)"),
-            (Timing(max_attempts=None), 3600.0, 3600.0, 3540.0, "--timeout"),
-            (Timing(max_attempts=None), 90.0, 90.0, 45.0, "--timeout"),
-            (Timing(max_attempts=10, poll_interval=6.0), 3600.0, 54.0, 27.0, "--max-attempts"),
+            (Timing(), None, 594.0, 534.0, False),
+            (Timing(max_attempts=None), 3600.0, 3600.0, 3540.0, True),
+            (Timing(max_attempts=None), 90.0, 90.0, 45.0, True),
+            (Timing(max_attempts=10, poll_interval=6.0), 3600.0, 54.0, 27.0, False),
+            (Timing(max_attempts=10, poll_interval=6.0), 54.0, 54.0, 27.0, True),
         ],
     )
     def test_when_waiting_ends_and_when_to_warn(
-        self, timing: Timing, deadline: float | None, ends: float, warn: float, flags: str
+        self, timing: Timing, deadline: float | None, ends: float, warn: float, stops_task: bool
     ) -> None:
         """Waiting ends at the last of --max-attempts polls ((N - 1) intervals after the first)
         or at --timeout's deadline, whichever is first; the warning comes a minute ahead, or
-        half the budget ahead when the budget is under two minutes, naming the flag to change."""
+        half the budget ahead when the budget is under two minutes. Only the deadline stops the
+        task (it wins a tie); running out of checks ends the watch alone."""
         budget = Budget.of(timing, now=0.0, deadline=deadline)
-        assert budget == Budget(ends_at=ends, warn_at=warn, flags=flags)
+        assert budget == Budget(ends_at=ends, warn_at=warn, stops_task=stops_task)
 
     def test_no_limit_no_budget(self) -> None:
         """Without --max-attempts or --timeout nothing ends the wait: nothing to warn of."""
@@ -141,6 +146,23 @@ class TestBudgetWarning:
                 (
                     "the task will be stopped in 1m 00s if it is still running:"
                     " give it longer with --timeout"
+                ),
+            )
+        ]
+
+    async def test_running_out_of_checks_ends_the_watch_not_the_task(self) -> None:
+        """--max-attempts 100 every 6 s (the default): the warning at 534 s says watching ends
+        in a minute, that the task will go on running, and which flag does what."""
+        events = await pulse(
+            every=0.0, max_attempts=100, steps=((0.0, status("RUNNING")),), run_for=700.0
+        )
+        assert events == [
+            (
+                534.0,
+                "warning",
+                (
+                    "watching ends in 1m 00s; the task will go on running: watch longer with"
+                    " --max-attempts, or give it a deadline with --timeout"
                 ),
             )
         ]

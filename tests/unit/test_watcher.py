@@ -91,9 +91,9 @@ async def test_missing_right_after_run_task_is_not_the_end() -> None:
 
 
 async def test_gives_up_after_max_attempts() -> None:
-    """The 3rd unanswered poll of 3 ends the wait."""
+    """The 3rd unanswered poll of 3 ends the watch, and says the task goes on."""
     outcome, task, _ = await watch([(0, "RUNNING")], max_attempts=3)
-    assert outcome == GaveUp(why="task not STOPPED after 3 status checks")
+    assert outcome == GaveUp(why="task not STOPPED after 3 status checks", task_goes_on=True)
     assert len(task.calls) == 3
 
 
