@@ -8,7 +8,7 @@ about AWS.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.exceptions
 import pytest
@@ -173,3 +173,105 @@ class TestListTasks:
         assert stopped["taskArns"] == arns[:1]
         for arn in arns[1:]:
             ecs.stop_task(cluster=reference.cluster, task=arn)
+
+
+class TestTaskDefinitionRules:
+    """RegisterTaskDefinition and RunTask rules of the ECS developer guide that moto skips."""
+
+    APP: ClassVar[dict[str, Any]] = {"name": "app", "image": "app:1", "memory": 256}
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"containerDefinitions": [APP, {**APP}]}, "Container names must be unique"),
+            (
+                {
+                    "containerDefinitions": [
+                        {**APP, "dependsOn": [{"containerName": "db", "condition": "START"}]}
+                    ]
+                },
+                "Cannot depend on container + 'db' because it does not exist",
+            ),
+            (
+                {
+                    "containerDefinitions": [
+                        {**APP, "mountPoints": [{"sourceVolume": "data", "containerPath": "/d"}]}
+                    ]
+                },
+                "Unknown volume 'data'.",
+            ),
+            (
+                {"containerDefinitions": [{**APP, "volumesFrom": [{"sourceContainer": "db"}]}]},
+                "Invalid 'volumesFrom' setting. Unknown container: 'db'.",
+            ),
+            (
+                {"containerDefinitions": [{**APP, "firelensConfiguration": {"type": "fluentbit"}}]},
+                "When a firelensConfiguration object is specified",
+            ),
+            (
+                {
+                    "containerDefinitions": [
+                        {**APP, "logConfiguration": {"logDriver": "awsfirelens"}}
+                    ]
+                },
+                "When awsfirelens log driver is specified",
+            ),
+            (
+                {
+                    "containerDefinitions": [APP],
+                    "tags": [{"key": "aws:cloudformation:stack-name", "value": "x"}],
+                },
+                "Tag key must not start with aws:",
+            ),
+            (
+                {
+                    "containerDefinitions": [{**APP, "privileged": True}],
+                    "requiresCompatibilities": ["FARGATE"],
+                    "networkMode": "awsvpc",
+                    "cpu": "256",
+                    "memory": "512",
+                },
+                "Fargate does not support privileged containers",
+            ),
+            (
+                {
+                    "containerDefinitions": [APP],
+                    "requiresCompatibilities": ["MANAGED_INSTANCES"],
+                    "networkMode": "bridge",
+                },
+                "Managed Instances support the awsvpc and host network modes only",
+            ),
+        ],
+    )
+    def test_registration_refused_as_ecs_refuses(
+        self, emu: Emulator, task_name: str, change: dict[str, Any], message: str
+    ) -> None:
+        """Each definition ECS refuses at registration is a ClientException naming why."""
+        ecs = emu.boto3_client("ecs")
+        code, said = _error(ecs.register_task_definition, family=task_name, **change)
+        assert (code, message in said) == ("ClientException", True), said
+
+    def test_runtask_volume_configurations_match_the_volumes_configured_at_launch(
+        self, emu: Emulator, reference: Reference, task_name: str
+    ) -> None:
+        """RunTask of a definition with an EBS volume configured at launch needs its
+        configuration, and a configuration for no such volume is refused."""
+        ecs = emu.boto3_client("ecs")
+        ecs.register_task_definition(
+            family=task_name,
+            containerDefinitions=[
+                {**self.APP, "mountPoints": [{"sourceVolume": "data", "containerPath": "/d"}]}
+            ],
+            volumes=[{"name": "data", "configuredAtLaunch": True}],
+        )
+        run = {"cluster": reference.cluster, "taskDefinition": task_name, "launchType": "EC2"}
+        code, message = _error(ecs.run_task, **run)
+        assert (code, "configured at launch (data)" in message) == (
+            "InvalidParameterException",
+            True,
+        )
+        other = [
+            {"name": "other", "managedEBSVolume": {"roleArn": "arn:aws:iam::123456789012:role/r"}}
+        ]
+        code, message = _error(ecs.run_task, **run, volumeConfigurations=other)
+        assert message.startswith("Volume configuration provided but no matching")

@@ -480,6 +480,20 @@ class FakeEcsAgent:
                 if params.get("volumeConfigurations"):
                     deployment["volumeConfigurations"] = params["volumeConfigurations"]
 
+    def check_run_task_volumes(self, params: dict[str, Any]) -> None:
+        """Refuse a RunTask whose volume configurations do not match the definition's volumes
+        configured at launch (EBS), as ECS does; moto ignores volumeConfigurations."""
+        with self._cond:
+            backend = self._require_hooked().backend
+            try:
+                definition = backend.describe_task_definition(params.get("taskDefinition", ""))
+            except Exception:  # noqa: BLE001 - moto answers an unknown definition itself
+                return
+        refusals.check_launch_volumes(
+            volumes=definition.volumes or [],
+            configurations=params.get("volumeConfigurations") or [],
+        )
+
     def list_tasks(self, params: dict[str, Any]) -> dict[str, Any]:
         """ListTasks as AWS answers it: desiredStatus RUNNING unless asked, the family of any
         revision, `maxResults` (at most `list_tasks_page_size`) a page, with a nextToken;

@@ -78,6 +78,7 @@ class Emulator:
                 on_reset=self._after_moto_reset,
                 on_created_service=self.agent.amend_service,
                 list_tasks=self.agent.list_tasks,
+                check_run_task=self.agent.check_run_task_volumes,
             ),
             host=host,
             port=port,

@@ -272,3 +272,23 @@ def as_requested(
         if kwargs.get(keyword) is not None:
             request[name] = kwargs[keyword]
     return request
+
+
+def check_launch_volumes(
+    *, volumes: Sequence[Mapping[str, Any]], configurations: Sequence[Mapping[str, Any]]
+) -> None:
+    """Refuse RunTask volume configurations that do not match the volumes configured at launch."""
+    at_launch = {str(v.get("name")) for v in volumes if v.get("configuredAtLaunch")}
+    given = {str(c.get("name")) for c in configurations}
+    if given - at_launch:
+        raise InvalidParameterException(
+            "Volume configuration provided but no matching configuredAtLaunch volume found in"
+            " task definition."
+        )
+    missing = sorted(at_launch - given)
+    if missing:
+        # ECS's wording for this case is not documented; the rule is (EBS volumes page).
+        raise InvalidParameterException(
+            f"The task definition has a volume configured at launch ({missing[0]}) but no"
+            " volume configuration was provided for it."
+        )

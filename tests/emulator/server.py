@@ -130,6 +130,7 @@ class EmulatorMiddleware:
         on_reset: Callable[[], None],
         on_created_service: Callable[[dict[str, Any]], None],
         list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
+        check_run_task: Callable[[dict[str, Any]], None] = lambda _params: None,
     ) -> None:
         """Wrap `app`; `on_reset` runs after moto handled a POST /moto-api/reset,
         `on_created_service` after a CreateService moto answered, with its parameters;
@@ -141,6 +142,7 @@ class EmulatorMiddleware:
         self._on_reset = on_reset
         self._on_created_service = on_created_service
         self._list_tasks = list_tasks
+        self._check_run_task = check_run_task
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request."""
@@ -178,17 +180,16 @@ class EmulatorMiddleware:
         self, environ: WSGIEnvironment, start_response: StartResponse, call: Call
     ) -> Iterable[bytes]:
         """Let moto answer; merge the agent's extra `failures` into RunTask/DescribeTasks."""
+        if call.service == "ecs" and call.operation == "RunTask":
+            try:
+                self._check_run_task(call.params)
+            except InvalidParameterException as error:
+                return _refused(start_response, error)
         if call.service == "ecs" and call.operation == "ListTasks":
             try:
                 payload = json.dumps(self._list_tasks(call.params)).encode()
             except InvalidParameterException as error:
-                # An AWS client error, shaped as the fault injector shapes its errors.
-                refusal = Fault(
-                    kind="throttle", error_code=error.code, message=error.message, status=400
-                )
-                refused = error_response(refusal, json_protocol=True)
-                start_response(refused[0], refused[1])
-                return [refused[2]]
+                return _refused(start_response, error)
             start_response(
                 "200 OK",
                 [
@@ -231,6 +232,14 @@ class EmulatorMiddleware:
         return [payload]
 
 
+def _refused(start_response: StartResponse, error: InvalidParameterException) -> list[bytes]:
+    """An AWS client error, shaped as the fault injector shapes its errors."""
+    refusal = Fault(kind="throttle", error_code=error.code, message=error.message, status=400)
+    status, headers, payload = error_response(refusal, json_protocol=True)
+    start_response(status, headers)
+    return [payload]
+
+
 def moto_app(
     *,
     calls: CallLog,
@@ -239,6 +248,7 @@ def moto_app(
     on_reset: Callable[[], None],
     on_created_service: Callable[[dict[str, Any]], None],
     list_tasks: Callable[[dict[str, Any]], dict[str, Any]],
+    check_run_task: Callable[[dict[str, Any]], None] = lambda _params: None,
 ) -> EmulatorMiddleware:
     """Return moto's dispatcher application (all services) wrapped in the middleware."""
     return EmulatorMiddleware(
@@ -249,6 +259,7 @@ def moto_app(
         on_reset=on_reset,
         on_created_service=on_created_service,
         list_tasks=list_tasks,
+        check_run_task=check_run_task,
     )
 
 
