@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import FAST, CliRun, writes
 from tests.emulator import Emulator
-from tests.emulator.seed import Reference
+from tests.emulator.seed import AMI_ID, Reference
 from tests.emulator.timeline import Timeline, lines_every
 from tests.test_real_taskdefs import register
 
@@ -103,37 +103,6 @@ class TestRealReferencesRun:
         assert {"containerName": "envoy", "condition": "HEALTHY"} in one_off["dependsOn"]
         assert run.lines == ["line 1", "line 2"]
 
-    def test_a_managed_instances_reference_keeps_managed_instances(
-        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
-    ) -> None:
-        """A reference made for Managed Instances registers a MANAGED_INSTANCES revision and
-        RunTask leaves the launch type out (ECS places Managed Instances through the cluster's
-        capacity provider strategy); --dry-run says so first."""
-        fixture_reference(emu, "31-managed-instances-awsvpc-firelens", f"{task_name}-ref")
-        dry = cli(*run_args(task_name, f"{task_name}-ref", reference, "--dry-run"))
-        assert dry.exit_code == 0, dry.stderr
-        plan = json.loads(dry.stdout)
-        assert plan["launch"].startswith("Managed Instances")
-        assert plan["registerTaskDefinition"]["requiresCompatibilities"] == ["MANAGED_INSTANCES"]
-        emu.script(task_name, Timeline(lines=lines_every(1, 0.1), runs_for=0.3))
-        run = cli(*run_args(task_name, f"{task_name}-ref", reference))
-        assert run.exit_code == 0, run.stderr
-        assert registered(emu)["requiresCompatibilities"] == ["MANAGED_INSTANCES"]
-        [call] = emu.calls_to("RunTask")
-        assert "launchType" not in call.params
-
-    def test_launch_type_managed_instances_is_accepted(
-        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
-    ) -> None:
-        """--launch-type MANAGED_INSTANCES makes the seed's EC2 reference a Managed Instances
-        revision, placed by the cluster's strategy (no launchType in RunTask)."""
-        emu.script(task_name, Timeline(lines=lines_every(1, 0.1), runs_for=0.3))
-        run = cli(*run_args(task_name, "myapp", reference, "--launch-type", "MANAGED_INSTANCES"))
-        assert run.exit_code == 0, run.stderr
-        assert registered(emu)["requiresCompatibilities"] == ["MANAGED_INSTANCES"]
-        [call] = emu.calls_to("RunTask")
-        assert "launchType" not in call.params
-
     def test_an_ec2_field_fargate_refuses_is_2_with_no_write(
         self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
     ) -> None:
@@ -146,6 +115,22 @@ class TestRealReferencesRun:
         assert run.final_error.startswith("the one-off task would run on Fargate, which refuses")
         assert "refuses ipcMode (carried from the reference)" in run.final_error
         assert writes(emu) == []
+
+    def test_names_made_of_a_plain_word_value_stay_whole(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
+    ) -> None:
+        """A reference with RAILS_ENV=production and a family, task name and log group with
+        "production" in them: every name and link stays whole in the tool's lines (the word is
+        not a secret), while the reference's long secret-like value is still masked."""
+        family = f"{task_name}-production"
+        fixture_reference(emu, "34-hand-edited-nulls-datadog-bridge", family)
+        emu.script(f"{family}-migrate", Timeline(lines=lines_every(1, 0.1), runs_for=0.2))
+        run = cli(*run_args(f"{family}-migrate", family, reference))
+        assert run.exit_code == 0, run.stderr
+        assert "********" not in run.stderr
+        assert f"/ecs/{family}-migrate" in run.stderr
+        wrong = cli(*run_args(f"{family}-migrate", family, reference, "--container", "production"))
+        assert wrong.final_error.startswith("container 'production' is not in reference")
 
     @pytest.mark.parametrize(
         ("container", "shown"),
@@ -232,3 +217,101 @@ class TestVolumesConfiguredAtLaunch:
         ]
         [volume] = registered(emu)["volumes"]
         assert (volume["name"], volume["configuredAtLaunch"]) == ("etl-data", True)
+
+
+@pytest.fixture
+def managed_cluster(emu: Emulator, task_name: str) -> str:
+    """A cluster whose default capacity provider strategy is a (non-Fargate) provider, with a
+    container instance for it: how a Managed Instances cluster looks to RunTask."""
+    ecs, ec2 = emu.boto3_client("ecs"), emu.boto3_client("ec2")
+    provider = f"{task_name}-managed"
+    asg = (
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:"
+        f"autoScalingGroupName/{provider}"
+    )
+    ecs.create_capacity_provider(
+        name=provider, autoScalingGroupProvider={"autoScalingGroupArn": asg}
+    )
+    cluster = f"{task_name}-cluster"
+    ecs.create_cluster(
+        clusterName=cluster,
+        capacityProviders=[provider],
+        defaultCapacityProviderStrategy=[{"capacityProvider": provider, "weight": 1}],
+    )
+    [instance] = ec2.run_instances(
+        ImageId=AMI_ID, MinCount=1, MaxCount=1, InstanceType="m5.xlarge"
+    )["Instances"]
+    document = json.dumps({"instanceId": instance["InstanceId"]})
+    ecs.register_container_instance(cluster=cluster, instanceIdentityDocument=document)
+    emu.clear_calls()
+    return cluster
+
+
+class TestManagedInstances:
+    def test_a_managed_instances_reference_keeps_managed_instances(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str, managed_cluster: str
+    ) -> None:
+        """A reference made for Managed Instances, run on a cluster whose default strategy
+        places them, registers a MANAGED_INSTANCES revision; RunTask names no launch type (ECS
+        places Managed Instances only through a capacity provider)."""
+        fixture_reference(emu, "31-managed-instances-awsvpc-firelens", f"{task_name}-ref")
+        emu.script(task_name, Timeline(lines=lines_every(1, 0.1), runs_for=0.3))
+        run = cli(*run_args(task_name, f"{task_name}-ref", reference, "--cluster", managed_cluster))
+        assert run.exit_code == 0, run.stderr
+        assert registered(emu)["requiresCompatibilities"] == ["MANAGED_INSTANCES"]
+        [call] = emu.calls_to("RunTask")
+        assert "launchType" not in call.params
+        assert run.lines == ["line 1"]
+
+    def test_launch_type_managed_instances_is_accepted(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str, managed_cluster: str
+    ) -> None:
+        """--launch-type MANAGED_INSTANCES makes the seed's EC2 (bridge) reference an awsvpc
+        Managed Instances revision placed by the cluster's default strategy; --dry-run says so."""
+        flags = ("--launch-type", "MANAGED_INSTANCES", "--cluster", managed_cluster)
+        dry = cli(*run_args(task_name, "myapp", reference, *flags, "--dry-run"))
+        assert dry.exit_code == 0, dry.stderr
+        plan = json.loads(dry.stdout)
+        assert plan["launch"] == (
+            "Managed Instances, the cluster's default capacity provider strategy (--launch-type)"
+        )
+        emu.script(task_name, Timeline(lines=lines_every(1, 0.1), runs_for=0.3))
+        run = cli(*run_args(task_name, "myapp", reference, *flags))
+        assert run.exit_code == 0, run.stderr
+        request = registered(emu)
+        assert (request["requiresCompatibilities"], request["networkMode"]) == (
+            ["MANAGED_INSTANCES"],
+            "awsvpc",
+        )
+        [call] = emu.calls_to("RunTask")
+        assert "launchType" not in call.params
+
+    def test_a_cluster_that_cannot_place_them_is_2_with_no_write(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
+    ) -> None:
+        """The seed's cluster has no default capacity provider strategy: RunTask would fall back to
+        EC2, where a Managed Instances revision cannot run. Exit 2 naming the way out, and
+        nothing written."""
+        run = cli(*run_args(task_name, "myapp", reference, "--launch-type", "MANAGED_INSTANCES"))
+        assert run.exit_code == 2
+        assert run.final_error.startswith("Managed Instances run through a capacity provider")
+        assert "pass --capacity-provider NAME" in run.final_error
+        assert writes(emu) == []
+
+
+class TestAttach:
+    def test_attach_follows_the_one_off_container_beside_its_sidecars(
+        self, emu: Emulator, cli: Cli, reference: Reference, task_name: str
+    ) -> None:
+        """A one-off task run --with-sidecars from nginx + web has two essential containers;
+        `attach TASK` follows the one-off container (named after its family) without asking
+        for --container."""
+        fixture_reference(emu, "12-rails-nginx-links-volumesfrom", f"{task_name}-ref")
+        emu.script(task_name, Timeline(lines=lines_every(2, 0.1), runs_for=0.3))
+        flags = ("--container", "web", "--with-sidecars")
+        run = cli(*run_args(task_name, f"{task_name}-ref", reference, *flags))
+        assert run.exit_code == 0, run.stderr
+        [task_arn] = [t.task_arn for t in emu.task_records() if t.family == task_name]
+        attached = cli("attach", "--cluster", "myEcsCluster", *FAST, task_arn)
+        assert attached.exit_code == 0, attached.stderr
+        assert attached.lines == ["line 1", "line 2"]

@@ -231,7 +231,7 @@ class TestTaskDefinitionRules:
                     "cpu": "256",
                     "memory": "512",
                 },
-                "Fargate does not support privileged containers",
+                "Fargate compatible task definitions do not support privileged",
             ),
             (
                 {

@@ -21,6 +21,7 @@ import pytest
 from ecs_one_off_task.carrying import cleaned
 from ecs_one_off_task.config import LaunchType, TaskSpec
 from ecs_one_off_task.errors import UsageError
+from ecs_one_off_task.output import secret_like
 from ecs_one_off_task.taskdef import build_task_definition
 from tests.conftest import CliRun, writes
 from tests.emulator import Emulator
@@ -69,13 +70,32 @@ def at_launch(fixture: dict[str, Any]) -> list[str]:
 
 
 def masked(text: str, fixture: dict[str, Any]) -> str:
-    """`text` as the tool's lines print it: the reference's environment values of 8
-    characters or more masked (the classic WordPress sample's password is "wordpress")."""
+    """`text` as the tool's lines print it: the reference's environment values that can be
+    secrets masked."""
     for container in fixture["describe"]["taskDefinition"]["containerDefinitions"]:
         for item in container.get("environment") or ():
-            if len(item.get("value") or "") >= 8:
+            if secret_like(item.get("value") or ""):
                 text = text.replace(item["value"], "********")
     return text
+
+
+def cluster_for(emu: Emulator, fixture: dict[str, Any]) -> str:
+    """The seed's cluster; for Managed Instances, one whose default capacity provider strategy
+    can place them (RunTask takes them through a capacity provider only)."""
+    if fixture["expect"]["launch"] != "MANAGED_INSTANCES":
+        return "myEcsCluster"
+    ecs = emu.boto3_client("ecs")
+    if not ecs.describe_clusters(clusters=["fx-managed"])["clusters"]:
+        asg = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:autoScalingGroupName/m"
+        ecs.create_capacity_provider(
+            name="fx-managed", autoScalingGroupProvider={"autoScalingGroupArn": asg}
+        )
+        ecs.create_cluster(
+            clusterName="fx-managed",
+            capacityProviders=["fx-managed"],
+            defaultCapacityProviderStrategy=[{"capacityProvider": "fx-managed", "weight": 1}],
+        )
+    return "fx-managed"
 
 
 def register(emu: Emulator, fixture: dict[str, Any], family: str) -> None:
@@ -100,10 +120,11 @@ def test_a_real_reference_plans_the_app_container(
     fixture = load(path)
     family = f"fx-{path.stem[:2]}-{fixture['describe']['taskDefinition']['family']}"[:255]
     register(emu, fixture, family)
+    cluster = cluster_for(emu, fixture)
     emu.clear_calls()
     run = cli(
         *("--task-name", f"{TASK}-{path.stem[:2]}", "--from-task", family),
-        *("--cluster", "myEcsCluster", "--image", "app:v2", "--dry-run"),
+        *("--cluster", cluster, "--image", "app:v2", "--dry-run"),
         *("--subnets", *reference.subnets, "--command", "migrate"),
     )
     expect = fixture["expect"]

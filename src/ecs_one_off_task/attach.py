@@ -66,9 +66,6 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
         task = await aws.describe_task(cluster=config.cluster, task_arn=config.task)
         if task is None:
             raise UsageError(f"task {config.task!r} not found on cluster {config.cluster!r}")
-        names = [str(c.get("name")) for c in task.get("containers", ())]
-        if config.container is None and len(names) > 1:
-            raise UsageError(f"the task has containers {', '.join(names)}: pass --container NAME")
         start_time = None
         if config.since is not None:
             start_time = int((wall_clock() - config.since) * 1000)

@@ -102,11 +102,9 @@ def cleaned(value: Any, *, top: bool = True) -> Any:  # noqa: ANN401 - JSON-shap
     """
     if isinstance(value, Mapping):
         empty: tuple[Any, ...] = ([], {}, "") if top else ()
-        return {
-            key: cleaned(item, top=False)
-            for key, item in value.items()
-            if item is not None and item not in empty
-        }
+        items = {key: cleaned(item, top=False) for key, item in value.items() if item is not None}
+        # Emptiness is judged after cleaning: {"initProcessEnabled": null} is an empty object.
+        return {key: item for key, item in items.items() if item not in empty}
     if isinstance(value, list | tuple):
         return [cleaned(item, top=False) for item in value if item is not None]
     return value

@@ -35,7 +35,9 @@ class Choice:
         return str(self.container.get("name"))
 
 
-def choose_container(reference: Mapping[str, Any], name: str | None) -> Choice:
+def choose_container(
+    reference: Mapping[str, Any], name: str | None, *, what: str = "the reference"
+) -> Choice:
     """Pick the reference container the one-off task is made from.
 
     Raises UsageError naming the candidates when the reference does not say which it is.
@@ -68,15 +70,12 @@ def choose_container(reference: Mapping[str, Any], name: str | None) -> Choice:
         return Choice(container=candidates[0], why=ONLY_APP, sidecars=sidecars)
     if candidates:
         names = ", ".join(str(c.get("name")) for c in candidates)
-        raise UsageError(
-            f"the reference has several app containers ({names}): pass --container NAME"
-        )
+        raise UsageError(f"{what} has several app containers ({names}): pass --container NAME")
     listed = ", ".join(
         f"{c.get('name')}: {sidecars.get(str(c.get('name')), 'not essential')}" for c in containers
     )
     raise UsageError(
-        f"the reference has no essential app container, only sidecars ({listed}):"
-        " pass --container NAME"
+        f"{what} has no essential app container, only sidecars ({listed}): pass --container NAME"
     )
 
 

@@ -7,7 +7,7 @@ memory values that go with the CPU asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ecs_one_off_task.errors import UsageError
@@ -65,59 +65,3 @@ def check_containers_fit(cpu: int, memory: int, containers: Sequence[Mapping[str
             f"the containers ask for {memory_sum} MiB, more than the task's {memory} MiB:"
             " pass a larger --memory"
         )
-
-
-# Capabilities a Fargate container may add: AWS accepts SYS_PTRACE only.
-_FARGATE_CAPABILITIES = frozenset({"SYS_PTRACE"})
-# Linux parameters Fargate refuses (it accepts capabilities and initProcessEnabled).
-_LINUX_PARAMETERS = ("devices", "sharedMemorySize", "tmpfs", "maxSwap", "swappiness")
-# Container fields awsvpc (so Fargate) refuses.
-_NOT_ON_AWSVPC = ("links", "hostname", "dnsServers", "dnsSearchDomains", "extraHosts")
-
-
-def check_fields(definition: Mapping[str, Any]) -> None:
-    """Raise UsageError naming the first field of `definition` that Fargate refuses.
-
-    A reference made for EC2 can carry them; dropping one silently would run the command
-    without what the app was given (a device, a host path), so the user decides.
-    """
-    for problem in _refused(definition):
-        raise UsageError(
-            f"the one-off task would run on Fargate, which refuses {problem} (carried from the"
-            " reference): run it where the reference runs (--launch-type EC2, --from-service)"
-        )
-
-
-def _refused(definition: Mapping[str, Any]) -> Iterator[str]:
-    for key in ("placementConstraints", "ipcMode"):
-        if definition.get(key):
-            yield key
-    if definition.get("pidMode") not in (None, "task"):
-        yield f"pidMode {definition['pidMode']}"
-    for volume in definition.get("volumes") or ():
-        name = volume.get("name")
-        if (volume.get("host") or {}).get("sourcePath"):
-            yield f"volume {name!r} with host.sourcePath"
-        if volume.get("dockerVolumeConfiguration"):
-            yield f"volume {name!r} with dockerVolumeConfiguration"
-    for container in definition.get("containerDefinitions") or ():
-        yield from (
-            f"{field} of container {container.get('name')!r}" for field in _fields(container)
-        )
-
-
-def _fields(container: Mapping[str, Any]) -> Iterator[str]:
-    if container.get("privileged"):
-        yield "privileged"
-    yield from (field for field in _NOT_ON_AWSVPC if container.get(field))
-    linux = container.get("linuxParameters") or {}
-    yield from (f"linuxParameters.{field}" for field in _LINUX_PARAMETERS if linux.get(field))
-    added = set((linux.get("capabilities") or {}).get("add") or ()) - _FARGATE_CAPABILITIES
-    if added:
-        yield f"linuxParameters.capabilities.add {', '.join(sorted(added))}"
-    if any(r.get("type") == "GPU" for r in container.get("resourceRequirements") or ()):
-        yield "resourceRequirements GPU"
-    for mapping in container.get("portMappings") or ():
-        host = mapping.get("hostPort")
-        if host not in (None, 0, mapping.get("containerPort")):
-            yield f"portMappings hostPort {host} (containerPort {mapping.get('containerPort')})"

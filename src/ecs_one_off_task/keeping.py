@@ -8,6 +8,10 @@ volumes hold. Two things cannot stay as they were, and are changed:
   with awslogs) is dropped, and every reference to it: AWS refuses a router nobody uses;
 - a sidecar waiting for the one-off container to be HEALTHY waits for it to START: the one-off
   container has no health check, so HEALTHY would never come.
+
+A sidecar waiting for the replaced container to exit (COMPLETE, SUCCESS) cannot be kept: the
+one-off container is essential, and AWS refuses such a wait on an essential container. That is
+a usage error naming both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_one_off_task.carrying import cleaned
+from ecs_one_off_task.errors import UsageError
 
 UNUSED_ROUTER = "FireLens log router no kept container logs to (the one-off container logs with"
 UNUSED_ROUTER += " awslogs)"
@@ -57,6 +62,13 @@ def _logs_to_firelens(containers: Sequence[Mapping[str, Any]]) -> bool:
 
 def _renamed(container: dict[str, Any], old: str, new: str) -> dict[str, Any]:
     """A sidecar whose references to container `old` name `new`; HEALTHY becomes START."""
+    for item in container.get("dependsOn") or ():
+        if item.get("containerName") == old and item.get("condition") in ("COMPLETE", "SUCCESS"):
+            raise UsageError(
+                f"container {container.get('name')!r} waits for {old!r} to exit"
+                f" ({item['condition']}), and AWS refuses that wait on an essential container"
+                " such as the one-off one: leave out --with-sidecars, or pass another --container"
+            )
     if container.get("dependsOn"):
         container["dependsOn"] = [
             {

@@ -71,12 +71,15 @@ def resolve_launch(
 ) -> Launch:
     """Decide where the task runs from the flags, the service and the cluster.
 
-    Raises UsageError when --capacity-provider names a provider the cluster does not have.
+    Raises UsageError when --capacity-provider names a provider the cluster does not have, or
+    Managed Instances are asked of a cluster whose default strategy cannot place them.
     """
     _check_providers(placement, cluster)
     service = service or {}
     copied: list[str] = []
     chosen = _where(placement, service, cluster, copied, reference or {})
+    if chosen.launch_type is LaunchType.MANAGED_INSTANCES:
+        _check_managed_instances(cluster)
     network = service.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
 
     def pick(flag: Any, field: str, label: str) -> Any:  # noqa: ANN401 - flag or service value
@@ -207,6 +210,26 @@ def _strategy(items: Any) -> tuple[CapacityProvider, ...]:  # noqa: ANN401 - AWS
         )
         for item in items
     )
+
+
+def _check_managed_instances(cluster: Mapping[str, Any]) -> None:
+    """Refuse Managed Instances on a cluster whose default strategy cannot place them.
+
+    RunTask places Managed Instances only through a capacity provider: without one named, the
+    cluster's default strategy must be there, and not Fargate's.
+    """
+    default = [
+        str(item["capacityProvider"])
+        for item in cluster.get("defaultCapacityProviderStrategy") or ()
+    ]
+    if not default or FARGATE_PROVIDERS & set(default):
+        has = ", ".join(default) or "none"
+        raise UsageError(
+            "Managed Instances run through a capacity provider, and the default capacity"
+            f" provider strategy of cluster {cluster.get('clusterName')!r} cannot place them"
+            f" (it has: {has}): pass --capacity-provider NAME, the cluster's Managed Instances"
+            " provider"
+        )
 
 
 def _check_providers(placement: Placement, cluster: Mapping[str, Any]) -> None:

@@ -160,7 +160,11 @@ def build_attach_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("task", metavar="TASK", help="the task's ARN or id")
     parser.add_argument("--cluster", required=True, help="ECS cluster name or ARN")
-    parser.add_argument("--container", help="the container to follow, when the task has several")
+    parser.add_argument(
+        "--container",
+        help="the container to follow (default: the one named after the task's family, else "
+        "the only essential container that is not a sidecar)",
+    )
     parser.add_argument(
         "--since",
         type=argtypes.duration,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -26,9 +27,17 @@ import structlog
 from ecs_one_off_task.config import LogFormat, Verbosity
 
 REDACTED = "********"
-# Shorter values ("info", "production") would blank out ordinary words in the tool's own
-# messages; values printed as values (--dry-run) are masked whatever their length.
+# In the tool's sentences only values that can be secrets are masked: shorter ones ("info",
+# "debug") and single lowercase words ("production", "development") would blank out ordinary
+# words, and the names of clusters, families and log groups made of them. Values printed as
+# values (--dry-run) are masked whatever they are.
 _MIN_REDACTED_LENGTH = 8
+_PLAIN_WORD = re.compile(r"[a-z]{1,15}")
+
+
+def secret_like(value: str) -> bool:
+    """Whether `value` is masked in free text: 8 characters or more, and not one plain word."""
+    return len(value) >= _MIN_REDACTED_LENGTH and not _PLAIN_WORD.fullmatch(value)
 
 
 class LineWriter:
@@ -81,7 +90,7 @@ class Redactor:
 
     def add(self, secrets: Iterable[str]) -> None:
         """Never print these values again."""
-        self._secrets.update(s for s in secrets if len(s) >= _MIN_REDACTED_LENGTH)
+        self._secrets.update(s for s in secrets if secret_like(s))
 
     def __call__(
         self,

@@ -54,9 +54,11 @@ async def prune(aws: Aws, *, cluster: str, family: str, keep: int) -> int:
         log.warning(f"older revisions were not deregistered: {error}", family=family)
         return 0
     kept = len([arn for arn in active if family_of(arn) == family]) - len(gone)
+    busy = kept - min(keep, kept)
+    in_use_note = f", {busy} of them run by a task" if busy else ""
     log.info(
         f"{len(gone)} older revision{'' if len(gone) == 1 else 's'} deregistered"
-        f" (--keep-revisions {keep}; {kept} active)",
+        f" (--keep-revisions {keep}; {kept} active{in_use_note})",
         said={"deregistered": len(gone)},
         family=family,
     )

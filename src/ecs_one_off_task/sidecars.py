@@ -10,7 +10,8 @@ neither order nor `essential` tells the app apart. A container is a sidecar when
 
 The image is matched by its repository path, without registry host, tag or digest, so
 `public.ecr.aws/aws-observability/aws-for-fluent-bit:stable`, a copy of it in the account's own
-ECR and `amazon/aws-for-fluent-bit@sha256:…` are all Fluent Bit.
+ECR and `amazon/aws-for-fluent-bit@sha256:…` are all Fluent Bit; a path is matched as a suffix,
+so a pull-through cache's `…/docker-hub/datadog/agent` is the Datadog agent too.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ AGENTS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
     "Vector": (frozenset({"timberio/vector"}), frozenset()),
     "Elastic agent": (frozenset({"elastic/elastic-agent"}), frozenset({"elastic-agent"})),
     "Instana agent": (frozenset({"instana/agent"}), frozenset()),
-    "Consul": (frozenset({"hashicorp/consul", "hashicorp/consul-ecs"}), frozenset()),
+    "Consul": (
+        frozenset({"hashicorp/consul", "hashicorp/consul-ecs", "hashicorp/consul-dataplane"}),
+        frozenset(),
+    ),
     "Sumo Logic collector": (frozenset({"sumologic/collector"}), frozenset()),
 }
 
@@ -80,7 +84,7 @@ def agent_of(image: str) -> str | None:
     path = repository(image)
     name = path.rpartition("/")[2]
     for agent, (paths, names) in AGENTS.items():
-        if path in paths or name in names:
+        if name in names or any(path == p or path.endswith("/" + p) for p in paths):
             return agent
     return None
 

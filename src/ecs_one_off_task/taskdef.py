@@ -4,8 +4,8 @@ The app's own task definition is only read. The one-off revision is the app's co
 new image and command (`choosing.py` picks it, `carrying.py` makes it), in a task shaped like
 the reference's: roles, the volumes its containers mount, placement constraints, PID and IPC
 modes, runtime platform and tags; with `--with-sidecars`, the other containers (`keeping.py`).
-Where the one-off runs on Fargate and the reference did not, a field Fargate refuses is a usage
-error naming it (`fargate.py`), never dropped silently.
+Where the one-off runs on Fargate or Managed Instances and the reference did not, a field they
+refuse is a usage error naming it (`platforms.py`), never dropped silently.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_one_off_task import fargate
+from ecs_one_off_task import fargate, platforms
 from ecs_one_off_task.carrying import cleaned, one_off_container
 from ecs_one_off_task.choosing import Choice, choose_container
 from ecs_one_off_task.config import LaunchType, Overrides, TaskSpec
@@ -122,9 +122,9 @@ def build_task_definition(  # noqa: PLR0913 - the reference and what it is built
         definition["volumes"] = volumes
     if on_fargate:
         definition.update(_fargate_fields(reference, spec.overrides, containers))
-        fargate.check_fields(definition)
     else:
         definition.update(_ec2_fields(reference, compatibility))
+    platforms.check_fields(definition, compatibility)
     return Built(
         definition=definition,
         choice=choice,
@@ -192,11 +192,17 @@ def _launch_volumes(
 def merged_tags(
     reference_tags: Sequence[Mapping[str, str]], given: Sequence[tuple[str, str]]
 ) -> tuple[tuple[str, str], ...]:
-    """The reference's tags, but AWS's reserved aws:* ones, with --tag winning on a key."""
+    """The reference's tags, but AWS's reserved aws:* ones, with --tag winning on a key.
+
+    AWS reserves the prefix for keys and values alike.
+    """
     tags = {
         str(tag["key"]): str(tag.get("value", ""))
         for tag in reference_tags
-        if not str(tag.get("key", "")).lower().startswith(_RESERVED_TAG_PREFIX)
+        if not any(
+            str(tag.get(part, "")).lower().startswith(_RESERVED_TAG_PREFIX)
+            for part in ("key", "value")
+        )
     }
     tags.update(dict(given))
     return tuple(tags.items())

@@ -96,7 +96,13 @@ async def target_of(
     """The Target of a task this command did not start, from its task definition's awslogs."""
     task_arn = str(task["taskArn"])
     definition = await aws.describe_task_definition(str(task["taskDefinitionArn"]))
-    chosen = choose_container(definition, container).name
+    if container is None and any(
+        c.get("name") == definition.get("family")
+        for c in definition.get("containerDefinitions", ())
+    ):
+        # A one-off task: its container is named after its family, whatever runs beside it.
+        container = str(definition["family"])
+    chosen = choose_container(definition, container, what="the task").name
     group, stream, region = log_stream_of(definition, chosen, task_arn.rsplit("/", 1)[-1])
     if region and region != aws.region:
         raise UsageError(f"the task logs to region {region}: pass --region {region}")

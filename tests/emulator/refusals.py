@@ -90,6 +90,10 @@ def check_run_task(
     compatible = task_definition.requires_compatibilities or ["EC2"]
     if on_fargate and "FARGATE" not in compatible:
         raise InvalidParameterException("Task definition does not support launch_type FARGATE.")
+    # Neither a launch type nor a strategy (and no cluster default) is the EC2 launch type.
+    on_ec2 = launch_type == "EC2" or (not launch_type and not providers)
+    if on_ec2 and "EC2" not in compatible:
+        raise InvalidParameterException("Task definition does not support launch_type EC2.")
     if launch_type == "MANAGED_INSTANCES":
         # The RunTask reference: "If you want to use Amazon ECS Managed Instances, you must use
         # the capacityProviderStrategy request parameter and omit the launchType request
@@ -122,6 +126,7 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     for container in containers:
         problems += _container_problems(container, names, volumes, awsvpc=awsvpc)
     proxy = definition.get("proxyConfiguration") or {}
+    # The rule is documented, the wording is not (nor for links and memoryReservation below).
     if proxy and proxy.get("containerName") not in names:
         problems.append(
             f"Invalid proxyConfiguration: container '{proxy.get('containerName')}' is not in"
@@ -146,9 +151,17 @@ def definition_problems(definition: Mapping[str, Any]) -> list[str]:
     if "FARGATE" in (definition.get("requiresCompatibilities") or ()):
         problems += _fargate_problems(definition, containers)
     managed = "MANAGED_INSTANCES" in (definition.get("requiresCompatibilities") or ())
-    if managed and definition.get("networkMode") not in ("awsvpc", "host"):
+    if managed:
+        problems += _managed_instances_problems(definition, containers)
+    essential = {str(c.get("name")) for c in containers if c.get("essential") is not False}
+    if any(
+        item.get("condition") in ("COMPLETE", "SUCCESS") and item.get("containerName") in essential
+        for c in containers
+        for item in c.get("dependsOn") or ()
+    ):
         problems.append(
-            "Amazon ECS Managed Instances support the awsvpc and host network modes only."
+            "A dependency container with SUCCESS or COMPLETE condition cannot be an essential"
+            " container"
         )
     return problems
 
@@ -176,6 +189,15 @@ def _container_problems(
     links = [str(link) for link in container.get("links") or ()]
     if links and awsvpc:
         problems.append("Links are not supported when networkMode=awsvpc.")
+    if awsvpc and container.get("hostname"):
+        problems.append("hostname is not supported on container when networkMode=awsvpc.")
+    # Not documented word for word: the parameter reference says each "isn't supported for
+    # tasks that use the awsvpc network mode".
+    problems += [
+        f"{field} is not supported on container when networkMode=awsvpc."
+        for field in ("dnsServers", "dnsSearchDomains", "extraHosts")
+        if awsvpc and container.get(field)
+    ]
     problems += [
         f"Invalid 'links' setting for container '{name}'. Unknown container: '{link}'."
         for link in links
@@ -205,7 +227,7 @@ def _fargate_problems(
     if definition.get("networkMode") != "awsvpc":
         problems.append("Fargate only supports network mode 'awsvpc'.")
     if definition.get("placementConstraints"):
-        problems.append("Task placement constraints are not supported on Fargate.")
+        problems.append("Fargate does not support task placement constraints.")
     if definition.get("pidMode") not in (None, "task"):
         problems.append(
             "Tasks using the Fargate launch type do not support pidMode"
@@ -233,8 +255,13 @@ def _fargate_container_problems(container: Mapping[str, Any]) -> list[str]:
         for field in _FARGATE_LINUX_PARAMETERS
         if linux.get(field)
     ]
-    if container.get("privileged"):
-        problems.append(f"Fargate does not support privileged containers: '{name}'.")
+    # The wording of these is not documented; the rules are (Fargate task definition
+    # considerations).
+    problems += [
+        f"Fargate compatible task definitions do not support {field}: '{name}'."
+        for field in ("privileged", "dockerSecurityOptions", "disableNetworking")
+        if container.get(field)
+    ]
     if set((linux.get("capabilities") or {}).get("add") or ()) - {"SYS_PTRACE"}:
         problems.append(f"Fargate only supports adding the SYS_PTRACE capability: '{name}'.")
     if any(r.get("type") == "GPU" for r in container.get("resourceRequirements") or ()):
@@ -247,6 +274,38 @@ def _fargate_container_problems(container: Mapping[str, Any]) -> list[str]:
             "When networkMode=awsvpc, the host ports and container ports in port mappings"
             " must match."
         )
+    return problems
+
+
+def _managed_instances_problems(
+    definition: Mapping[str, Any], containers: list[Mapping[str, Any]]
+) -> list[str]:
+    """What Managed Instances refuse (their task definition differences; wording not
+    documented word for word)."""
+    problems = []
+    if definition.get("networkMode") not in ("awsvpc", "host"):
+        problems.append(
+            "Amazon ECS Managed Instances support the awsvpc and host network modes only."
+        )
+    problems += [
+        f"Amazon ECS Managed Instances do not support {field}."
+        for field in ("ipcMode", "proxyConfiguration")
+        if definition.get(field)
+    ]
+    problems += [
+        "Amazon ECS Managed Instances support neither host paths nor Docker volumes."
+        for volume in definition.get("volumes") or ()
+        if (volume.get("host") or {}).get("sourcePath") or volume.get("dockerVolumeConfiguration")
+    ]
+    for container in containers:
+        linux = container.get("linuxParameters") or {}
+        if container.get("links"):
+            problems.append("Amazon ECS Managed Instances do not support links.")
+        problems += [
+            f"Amazon ECS Managed Instances do not support {field}."
+            for field in ("sharedMemorySize", "tmpfs", "maxSwap", "swappiness")
+            if linux.get(field)
+        ]
     return problems
 
 

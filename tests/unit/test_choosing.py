@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import re
+from typing import Any, ClassVar
 
 import pytest
 
@@ -292,11 +294,13 @@ class TestKeeping:
 
 class TestTaskAround:
     def test_tags_without_aws_prefix_and_the_flag_winning(self) -> None:
-        """The reference's tags come along but AWS's reserved aws:* ones; --tag wins a key."""
+        """The reference's tags come along but AWS's reserved aws:* ones (key or value);
+        --tag wins a key."""
         tags = [
             {"key": "aws:cloudformation:stack-name", "value": "prod"},
             {"key": "team", "value": "a"},
             {"key": "cost", "value": "1"},
+            {"key": "origin", "value": "aws:cloudformation"},
         ]
         assert merged_tags(tags, [("team", "b")]) == (("team", "b"), ("cost", "1"))
 
@@ -342,3 +346,126 @@ class TestStaleRevisions:
         active.append(self.ARN.format("migrate-worker:1"))
         gone = stale(active, family="migrate", keep=2, in_use=[self.ARN.format("migrate:2")])
         assert gone == [self.ARN.format("migrate:1"), self.ARN.format("migrate:3")]
+
+
+class TestPlatformRules:
+    EC2_REFERENCE: ClassVar[dict[str, Any]] = {
+        "family": "legacy",
+        "networkMode": "bridge",
+        "containerDefinitions": [{"name": "app", "image": "app:1", "memory": 512}],
+    }
+
+    @pytest.mark.parametrize(
+        ("change", "named"),
+        [
+            ({"privileged": True}, "privileged of container 'migrate'"),
+            ({"dockerSecurityOptions": ["no-new-privileges"]}, "dockerSecurityOptions of"),
+            (
+                {"linuxParameters": {"devices": [{"hostPath": "/dev/fuse"}]}},
+                "linuxParameters.devices",
+            ),
+            ({"linuxParameters": {"sharedMemorySize": 256}}, "linuxParameters.sharedMemorySize"),
+            (
+                {"linuxParameters": {"capabilities": {"add": ["NET_ADMIN", "SYS_PTRACE"]}}},
+                "capabilities.add NET_ADMIN of",
+            ),
+            ({"resourceRequirements": [{"type": "GPU", "value": "1"}]}, "resourceRequirements GPU"),
+            ({"hostname": "worker"}, "hostname of"),
+            ({"dnsServers": ["10.0.0.2"]}, "dnsServers of"),
+            ({"extraHosts": [{"hostname": "db", "ipAddress": "10.0.0.5"}]}, "extraHosts of"),
+        ],
+    )
+    def test_fargate_refuses_each_ec2_field_by_name(
+        self, change: dict[str, Any], named: str
+    ) -> None:
+        """Each container field Fargate (and awsvpc) refuses, carried from an EC2 reference,
+        is exit 2 naming it; SYS_PTRACE alone would be accepted."""
+        reference = copy.deepcopy(self.EC2_REFERENCE)
+        reference["containerDefinitions"][0].update(change)
+        with pytest.raises(UsageError, match=re.escape(named)):
+            build(reference, compatibility=LaunchType.FARGATE)
+
+    @pytest.mark.parametrize(
+        ("change", "named"),
+        [
+            (
+                {"placementConstraints": [{"type": "memberOf", "expression": "attribute:x == y"}]},
+                "placementConstraints",
+            ),
+            ({"pidMode": "host"}, "pidMode host"),
+            ({"ipcMode": "task"}, "ipcMode"),
+        ],
+    )
+    def test_fargate_refuses_each_ec2_task_field_by_name(
+        self, change: dict[str, Any], named: str
+    ) -> None:
+        """Placement constraints, a host PID mode and an IPC mode are exit 2 on Fargate."""
+        with pytest.raises(UsageError, match=re.escape(f"Fargate, which refuses {named}")):
+            build({**self.EC2_REFERENCE, **change}, compatibility=LaunchType.FARGATE)
+
+    def test_fargate_accepts_sys_ptrace_and_init_process(self) -> None:
+        """SYS_PTRACE and initProcessEnabled are what Fargate allows: carried, no error."""
+        reference = copy.deepcopy(self.EC2_REFERENCE)
+        linux = {"capabilities": {"add": ["SYS_PTRACE"]}, "initProcessEnabled": True}
+        reference["containerDefinitions"][0]["linuxParameters"] = linux
+        built = build(reference, compatibility=LaunchType.FARGATE)
+        assert built.definition["containerDefinitions"][0]["linuxParameters"] == linux
+
+    @pytest.mark.parametrize(
+        ("change", "named"),
+        [
+            ({"ipcMode": "host"}, "Managed Instances, which refuses ipcMode"),
+            (
+                {"volumes": [{"name": "certs", "host": {"sourcePath": "/etc/certs"}}]},
+                "volume 'certs' with host.sourcePath",
+            ),
+            (
+                {"volumes": [{"name": "cache", "dockerVolumeConfiguration": {"scope": "task"}}]},
+                "dockerVolumeConfiguration",
+            ),
+        ],
+    )
+    def test_managed_instances_refuse_what_they_do_not_offer(
+        self, change: dict[str, Any], named: str
+    ) -> None:
+        """An IPC mode, host paths and Docker volumes are exit 2 on Managed Instances; a bridge
+        reference becomes awsvpc there."""
+        reference = copy.deepcopy({**self.EC2_REFERENCE, **change})
+        if "volumes" in change:
+            point = {"sourceVolume": change["volumes"][0]["name"], "containerPath": "/v"}
+            reference["containerDefinitions"][0]["mountPoints"] = [point]
+        with pytest.raises(UsageError, match=re.escape(named)):
+            build(reference, compatibility=LaunchType.MANAGED_INSTANCES)
+        plain = build(self.EC2_REFERENCE, compatibility=LaunchType.MANAGED_INSTANCES)
+        assert plain.definition["networkMode"] == "awsvpc"
+
+    def test_a_sidecar_waiting_for_the_app_to_exit_cannot_be_kept(self) -> None:
+        """With --with-sidecars, a container waiting for the replaced one to exit (SUCCESS)
+        is exit 2 naming both: AWS refuses that wait on the essential one-off container."""
+        reference = {
+            "family": "app",
+            "containerDefinitions": [
+                {"name": "migrate", "image": "app:1", "memory": 256, "essential": False},
+                {
+                    "name": "web",
+                    "image": "app:1",
+                    "memory": 256,
+                    "dependsOn": [{"containerName": "migrate", "condition": "SUCCESS"}],
+                },
+            ],
+        }
+        with pytest.raises(
+            UsageError, match=r"container 'web' waits for 'migrate' to exit \(SUCCESS\)"
+        ):
+            build(reference, container="migrate", with_sidecars=True)
+
+    def test_empty_objects_are_judged_after_cleaning(self) -> None:
+        """{"initProcessEnabled": null} is an empty object once cleaned: it is not sent."""
+        assert cleaned({"linuxParameters": {"initProcessEnabled": None}, "user": "x"}) == {
+            "user": "x"
+        }
+
+    def test_an_agent_behind_a_pull_through_cache_is_a_sidecar(self) -> None:
+        """A Datadog agent pulled through the account's ECR cache is still the Datadog agent."""
+        image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/datadog/agent:7"
+        assert agent_of(image) == "Datadog agent"
