@@ -26,6 +26,7 @@ from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import AlreadyRunning, TaskNotRun
 from ecs_one_off_task.existing import Action
 from ecs_one_off_task.facts import Outcome, RunFacts
+from ecs_one_off_task.flushing import flush_period
 from ecs_one_off_task.follower import WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.output import Redactor
@@ -284,6 +285,7 @@ class _Run:
                     log_group=spec.log_group,
                     log_stream=f"{spec.log_stream_prefix}/{spec.task_name}/{task_id}",
                     label=f"[{task_id[:8]}] " if several else "",
+                    flush_period=flush_period(spec),
                 )
             )
         return targets
