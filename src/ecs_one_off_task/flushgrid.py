@@ -71,6 +71,8 @@ class FlushGrid:
     """The latest ingestion time seen: a flush is only counted once."""
     _flushes: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     _started: bool = False
+    _unsure: float = 0.0
+    """How much earlier than the anchor the ticker may have started (a stream just found)."""
 
     def started(self, at: float) -> None:
         """The container started at `at` (ECS's startedAt): its ticker started then.
@@ -87,6 +89,20 @@ class FlushGrid:
         self.why_not = ""
         for flush in seen:
             self._add(flush)
+
+    def stream_found(self, at: float, *, since: float) -> None:
+        """The stream appeared between `since` and `at`: the container's ticker started then.
+
+        The driver creates the stream as the container starts. Until startedAt is known (the
+        status poll can come seconds later), the grid is predicted from `at`: reads then come
+        after the flushes, late by at most `at - since`, and the first flush corrects the grid.
+        """
+        if self._started or self.anchor is not None:
+            return
+        self._reset(at, confirmed=CONFIRMING, first_is_flush=False)
+        self._unsure = at - since
+        self.in_step = True
+        self.why_not = ""
 
     def observe(self, ingestion_times: Iterable[float], *, full_page: bool) -> None:
         """The ingestion times (wall seconds) of the events of one answered page.
@@ -137,15 +153,15 @@ class FlushGrid:
             self._reset(flush, confirmed=1, first_is_flush=True)
             return
         tick, residue = self._place(flush)
-        fits = tick > self._last_tick and -early_tolerance(
-            self.period
-        ) <= residue <= late_tolerance(self.period)
+        early = early_tolerance(self.period) + self._unsure
+        fits = tick > self._last_tick and -early <= residue <= late_tolerance(self.period)
         if not fits:
             why = "two flushes in one period" if tick <= self._last_tick else "a flush off its tick"
             self._drop(why)
             self._reset(flush, confirmed=1, first_is_flush=True)
             return
         self._last_tick = tick
+        self._unsure = 0.0
         self._residues.append(residue)
         # A flush lands a delay after its tick, never before: the earliest one is the closest.
         shift = min(self._residues)
@@ -158,6 +174,7 @@ class FlushGrid:
 
     def _reset(self, anchor: float, *, confirmed: int, first_is_flush: bool) -> None:
         self.anchor = anchor
+        self._unsure = 0.0
         self._last_tick = 0
         self._confirmed = confirmed
         self._residues = deque([0.0] if first_is_flush else [], maxlen=HISTORY)

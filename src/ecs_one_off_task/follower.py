@@ -153,6 +153,8 @@ class LogFollower:
         self._wall = wall_clock
         self.grid = FlushGrid(flush_period) if flush_period is not None else None
         self._probe_at: float | None = None
+        self._missing_at: float | None = None
+        """Wall time of the last read that found no stream."""
         self.lines = 0
         self.stream_found = False
 
@@ -165,12 +167,14 @@ class LogFollower:
         """
         self._active_since = self._clock()
         started = None if task is None else started_at_of(task)
-        if self.grid is not None and started is not None and self.grid.anchor is None:
-            # One read --log-interval from now says whether lines arrive off the grid.
-            self._probe_at = self._clock() + self._pace.floor
         if self.grid is not None and started is not None:
+            if self.grid.anchor is None:
+                # One read --log-interval from now says whether lines arrive off the grid.
+                self._probe_at = self._clock() + self._pace.floor
             self.grid.started(started)
-        if self._nap is not None and not self._pace.slowed:
+        # In step with the flushes, a status change before the stop brings no line sooner.
+        keep_nap = self.in_step and task is not None and task.get("lastStatus") != "STOPPED"
+        if self._nap is not None and not self._pace.slowed and not keep_nap:
             self._nap.cancel()
 
     @property
@@ -254,7 +258,17 @@ class LogFollower:
         """Show the flush grid the ingestion times of an answered page."""
         if self._probe_at is not None and started >= self._probe_at:
             self._probe_at = None
-        if self.grid is not None and page is not None:
+        if self.grid is None:
+            return
+        if page is None:
+            self._missing_at = self._wall()
+            return
+        if self._missing_at is not None and self.grid.anchor is None:
+            # The stream just appeared: the container started since the last read.
+            self.grid.stream_found(self._wall(), since=self._missing_at)
+            self._probe_at = self._clock() + self._pace.floor
+        self._missing_at = None
+        if page is not None:
             self.grid.observe(
                 (t / 1000 for t in page.ingestion_times),
                 full_page=full_page and bool(page.messages),

@@ -147,3 +147,27 @@ async def test_a_throttled_read_moves_by_a_random_part_of_the_period() -> None:
     assert calls[:6] == [1000.0, 1001.0, 1005.4, 1010.5, 1013.5, 1015.5]
     assert stream.refused == [1010.5]
     assert printed == messages(events)
+
+
+async def test_the_stream_appearing_places_the_grid_before_the_status_poll_does() -> None:
+    """The status poll has not seen RUNNING yet: reads look for the stream every second; the
+    read that finds it (the driver creates it as the container starts) places the grid, one
+    read --log-interval later finds nothing off it, then the reads wait for the flushes (late
+    by at most the second the start is unsure by, until the first flush corrects them)."""
+    clock = VirtualClock(START)
+    started = START + 2.5  # between the reads at 1002 and 1003
+    events = [(started + 5 * n + 0.1, f"flush {n}") for n in range(1, 4)]
+    stream = FakeStream(clock, events, created_at=started)
+    follower, printed = make(stream)
+
+    async def stop_later() -> None:
+        await clock.sleep(START + 19 - clock.now)
+        follower.task_stopped(at=START + 19, grace=5.0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        group.start_soon(stop_later)
+        await follower.run()
+        group.cancel_scope.cancel()
+    assert starts(stream)[:8] == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0, 1008.4, 1013.0, 1018.0]
+    assert printed == messages(events)
