@@ -154,6 +154,7 @@ class LogFollower:
         self.grid = FlushGrid(flush_period) if flush_period is not None else None
         self._probe_at: float | None = None
         self._missing_at: float | None = None
+        self._status: str | None = None
         """Wall time of the last read that found no stream."""
         self.lines = 0
         self.stream_found = False
@@ -166,16 +167,38 @@ class LogFollower:
         description: its startedAt places the driver's first flushes.
         """
         self._active_since = self._clock()
+        if task is not None:
+            self._status = task.get("lastStatus")
         started = None if task is None else started_at_of(task)
         if self.grid is not None and started is not None:
             if self.grid.anchor is None:
                 # One read --log-interval from now says whether lines arrive off the grid.
                 self._probe_at = self._clock() + self._pace.floor
             self.grid.started(started)
-        # In step with the flushes, a status change before the stop brings no line sooner.
-        keep_nap = self.in_step and task is not None and task.get("lastStatus") != "STOPPED"
-        if self._nap is not None and not self._pace.slowed and not keep_nap:
+        if self._nap is not None and not self._pace.slowed and not self._keeps_napping(task):
             self._nap.cancel()
+
+    async def _before_first_read(self) -> None:
+        """Reading in step: wait for the status poll's first answer (it comes at once).
+
+        A task just started is PROVISIONING, and its stream appears when it is RUNNING: the
+        first read then comes --log-interval later instead of at once.
+        """
+        if self.grid is not None and self._status in {None, "PROVISIONING", "PENDING"}:
+            await self._nap_for(self._pace.floor)
+
+    def _keeps_napping(self, task: Mapping[str, Any] | None) -> bool:
+        """Whether a status change brings no line sooner, reading in step with the driver.
+
+        Before RUNNING there is no stream yet; once the reads wait for the flushes, no status
+        but STOPPED makes one come earlier.
+        """
+        if self.grid is None or task is None:
+            return False
+        status = task.get("lastStatus")
+        if status in {"PROVISIONING", "PENDING"} and not self.stream_found:
+            return True
+        return self.in_step and status != "STOPPED"
 
     @property
     def in_step(self) -> bool:
@@ -200,6 +223,7 @@ class LogFollower:
         # Lines read before the first catch-up are a backlog (a task attached to late, or long
         # stopped): they say nothing about lines still arriving, so they do not delay the end.
         caught_up_once = False
+        await self._before_first_read()
         while True:
             started = await self._pace.next_call(self._clock, self._sleep)
             try:
