@@ -38,6 +38,9 @@ CONFIRMING = 3
 """Flushes in a row on one grid before reading in step with it again after dropping it."""
 HISTORY = 4
 """The anchor follows the earliest of this many recent flushes (relative to their ticks)."""
+SPREAD = 0.3
+"""After a throttled read, later reads move by a random part of the period, up to this share:
+runs whose flushes come at the same moment (started together) stop reading together."""
 
 
 def early_tolerance(period: float) -> float:
@@ -63,6 +66,8 @@ class FlushGrid:
     """A tick (wall seconds), plus the shortest PutLogEvents delay seen lately."""
     in_step: bool = False
     why_not: str = "no flush seen yet"
+    spread: float = 0.0
+    """Seconds added to READ_MARGIN: set at random by `throttled`."""
     _last_tick: int = 0
     """Index (from the anchor) of the tick of the last flush that fitted."""
     _confirmed: int = 0
@@ -134,11 +139,19 @@ class FlushGrid:
         if self.anchor is None:
             raise ValueError("no grid to read in step with")
         after = max(now, not_before if not_before is not None else now)
-        first = self.anchor + READ_MARGIN
+        first = self.anchor + READ_MARGIN + self.spread
         ticks = math.floor((after - first) / self.period) + 1
         # The flush of the last tick that had one was read already.
         ticks = max(ticks, self._last_tick + 1)
         return first + ticks * self.period
+
+    def throttled(self, draw: float) -> float:
+        """A read was throttled: move the reads by a random part of the period.
+
+        `draw` is in [0, 1); returns the new delay added after each flush.
+        """
+        self.spread = draw * SPREAD * self.period
+        return self.spread
 
     # -- learning ----------------------------------------------------------------------------
 

@@ -270,12 +270,12 @@ class LogFollower:
     def _throttled_wait(self) -> float:
         """Until a throttled call is tried again: the current pace, not sooner.
 
-        Runs reading in step with flushes at the same moment would meet again at the next
-        one: a random part of the period spreads them out.
+        Reading in step, runs whose flushes come at the same moment would meet again at the
+        next one: this run's reads move by a random part of the period from now on.
         """
         wait = self._pace.retry_wait()
         if self.grid is not None and self.grid.in_step:
-            wait = max(wait, self._jitter() * self.grid.period)
+            wait = max(wait, self.grid.throttled(self._jitter()))
         return wait
 
     def _observe(self, page: LogPage | None, *, started: float, full_page: bool) -> None:

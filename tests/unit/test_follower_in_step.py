@@ -135,25 +135,28 @@ async def test_a_silent_stretch_keeps_the_grid_and_the_idle_slow_down() -> None:
     assert printed == ["first", "after a minute"]
 
 
-async def test_a_throttled_read_moves_by_a_random_part_of_the_period() -> None:
-    """The read just after the second flush is throttled: it is tried again 0.6 of the period
-    later (the random draw), then the reads are back on the flushes, every line once."""
+async def test_a_throttled_read_moves_the_reads_by_a_random_part_of_the_period() -> None:
+    """The read just after the second flush is throttled: it is tried again at the slowed pace
+    (1.25 s and 5% of the draw), and the later reads come a random part of the period later
+    after each flush (the draw 0.6 x 30% of 5 s = 0.9 s), so that runs whose flushes come
+    together stop reading together; every line once."""
     clock = VirtualClock(START)
     events = flushed(5.0, 4)
     stream = FakeStream(clock, events, refuse=throttled_between(START + 10, START + 11))
     follower, printed = make(stream, jitter=0.6)
     await follow(follower, clock, stop_at=START + 22)
     calls = starts(stream)
-    assert calls[:6] == [1000.0, 1001.0, 1005.4, 1010.5, 1013.5, 1015.5]
+    assert calls[:6] == [1000.0, 1001.0, 1005.4, 1010.5, 1011.812, 1016.4]
     assert stream.refused == [1010.5]
     assert printed == messages(events)
 
 
 async def test_the_stream_appearing_places_the_grid_before_the_status_poll_does() -> None:
     """The status poll saw PROVISIONING and not yet RUNNING: no read at once (there is no
-    stream yet), then reads look for the stream every second; the read that finds it (the driver creates it as the container starts) places the grid, one
-    read --log-interval later finds nothing off it, then the reads wait for the flushes (late
-    by at most the second the start is unsure by, until the first flush corrects them)."""
+    stream yet), then reads look for the stream every second; the read that finds it (the
+    driver creates it as the container starts) places the grid, one read --log-interval later
+    finds nothing off it, then the reads wait for the flushes (late by at most the second the
+    start is unsure by, until the first flush corrects them)."""
     clock = VirtualClock(START)
     started = START + 2.5  # between the reads at 1002 and 1003
     events = [(started + 5 * n + 0.1, f"flush {n}") for n in range(1, 4)]
