@@ -115,11 +115,11 @@ class FlushGrid:
         A full page drops the grid: the driver sent a full batch before its tick, or the reader
         is catching up on a backlog; its flushes say nothing about the ticks.
         """
-        times = list(ingestion_times)
+        times = set(ingestion_times)
         if any(t <= 0 for t in times):
             self._drop("no ingestionTime")
             return
-        new = sorted({t for t in times if t > self._latest})
+        new = sorted(t for t in times if t > self._latest)
         if not new:
             return
         self._latest = new[-1]

@@ -294,7 +294,8 @@ class LogFollower:
         self._missing_at = None
         if page is not None:
             self.grid.observe(
-                (t / 1000 for t in page.ingestion_times),
+                # One PutLogEvents is one ingestion time: a page holds few distinct ones.
+                (t / 1000 for t in set(page.ingestion_times)),
                 full_page=full_page and bool(page.messages),
             )
 
