@@ -282,6 +282,7 @@ def section(
         (
             "- Command: `.venv/bin/python -m bench.driver` (the last part of `make bench`); "
             f"{elapsed:.0f} s; 1-minute load average {load[0]:.2f} before, {load[1]:.2f} after"
+            " (the crowds' own processes, and any other work on the machine)"
         ),
         (
             "- The emulator models the awslogs driver: a flush every 5 s from the container's"
