@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.crowd
+	$(BIN)/python -m bench.driver
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

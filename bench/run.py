@@ -81,6 +81,7 @@ from typing import TypeVar
 
 from tests.emulator import Call, Emulator, TaskRecord, Timeline, lines_every, seed_reference
 
+from bench import driver
 from bench.backlog import (
     Backlog,
     Served,
@@ -892,7 +893,10 @@ def main() -> int:
     )
     # The Crowd section is bench.crowd's (run after this by `make bench`): keep the last one.
     crowd_section = current_section(RESULTS.read_text()) if RESULTS.exists() else None
-    RESULTS.write_text(with_section(text, crowd_section) if crowd_section else text)
+    text = with_section(text, crowd_section) if crowd_section else text
+    # So is the driver section (bench.driver, run last).
+    driver_section = driver.current_section(RESULTS.read_text()) if RESULTS.exists() else None
+    RESULTS.write_text(driver.with_section(text, driver_section) if driver_section else text)
     say(f"done in {elapsed:.0f} s; wrote {RESULTS.relative_to(REPO_ROOT)}")
     for figure in summary:
         verdict = {None: "", True: "  met", False: "  MISSED"}[figure.met]

@@ -116,9 +116,13 @@ class FakeStream:
             # AWS may answer an empty page whose token still moves.
             self.empty_pages -= 1
             return LogPage(messages=[], next_forward_token=f"f/{start}" + " " * self.empty_pages)
-        visible = [m for at, m in self.events if at <= self.clock.now]
+        visible = [(at, m) for at, m in self.events if at <= self.clock.now]
         page = visible[start : start + self.page_size]
-        return LogPage(messages=page, next_forward_token=f"f/{start + len(page)}")
+        return LogPage(
+            messages=[m for _, m in page],
+            next_forward_token=f"f/{start + len(page)}",
+            ingestion_times=[round(at * 1000) for at, _ in page],
+        )
 
 
 class SlidingQuota:

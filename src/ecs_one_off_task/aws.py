@@ -360,6 +360,7 @@ class Aws:
             messages=[event["message"] for event in response["events"]],
             next_forward_token=response["nextForwardToken"],
             timestamps=[event["timestamp"] for event in response["events"]] if timestamps else (),
+            ingestion_times=[event.get("ingestionTime", 0) for event in response["events"]],
         )
 
 

@@ -83,14 +83,14 @@ def one_off_container(
         container.update(_container_size(sizes, overrides))
     _override_named(container, "environment", "value", overrides.environment)
     _override_named(container, "secrets", "valueFrom", overrides.secrets)
-    container["logConfiguration"] = {
-        "logDriver": "awslogs",
-        "options": {
-            "awslogs-group": spec.log_group,
-            "awslogs-region": region,
-            "awslogs-stream-prefix": spec.log_stream_prefix,
-        },
+    options = {
+        "awslogs-group": spec.log_group,
+        "awslogs-region": region,
+        "awslogs-stream-prefix": spec.log_stream_prefix,
     }
+    if spec.log_flush_interval is not None:
+        options["awslogs-force-flush-interval-seconds"] = str(spec.log_flush_interval)
+    container["logConfiguration"] = {"logDriver": "awslogs", "options": options}
     return Carried(container=container, carried=carried, dropped=dropped)
 
 

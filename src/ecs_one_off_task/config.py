@@ -80,6 +80,8 @@ class TaskSpec:
     tags: tuple[tuple[str, str], ...] = ()
     keep_revisions: int | None = None
     """Deregister the one-off family's ACTIVE revisions but the newest N; None: keep all."""
+    log_flush_interval: int | None = None
+    """awslogs-force-flush-interval-seconds of the one-off container (EC2, EXTERNAL)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +121,8 @@ class Timing:
     drain_grace: float = 5.0
     timeout: float | None = None
     log_rate_limit: float = 5.0
+    read_in_step: bool = True
+    """Read just after the awslogs driver's flushes once they are seen to come on its ticks."""
 
 
 @dataclass(frozen=True, kw_only=True)

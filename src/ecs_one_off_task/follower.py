@@ -12,12 +12,15 @@ ECS reports STOPPED.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
 from ecs_one_off_task.errors import AwsUnavailable, Throttled
+from ecs_one_off_task.flushgrid import EXIT_FLUSH_LATE, READ_MARGIN, FlushGrid, started_at_of
 from ecs_one_off_task.output import Outage, Slowdown
 from ecs_one_off_task.pacing import (
     AdaptiveInterval,
@@ -36,6 +39,8 @@ class LogPage:
     next_forward_token: str
     timestamps: Sequence[int] = ()
     """Each message's event timestamp (ms since the epoch), when asked for."""
+    ingestion_times: Sequence[int] = ()
+    """Each message's ingestionTime (ms since the epoch): when CloudWatch received it."""
 
 
 # Reads the page after the token; None while the stream does not exist yet.
@@ -118,11 +123,16 @@ class LogFollower:
         sleep: Sleep,
         jitter: Callable[[], float] = random.random,
         pace: LogPace | None = None,
+        flush_period: float | None = None,
+        wall_clock: Clock = time.time,
     ) -> None:
         """Set up a follower; nothing is read before `run`.
 
         `pace` is shared with the other followers of the process; without one the follower
         makes its own from `log_interval` and `rate_limit` (which are ignored when it is given).
+        `flush_period`: the awslogs driver's flush period, to read in step with its flushes
+        (see flushgrid.py); None reads every `log_interval` whatever writes the stream.
+        `wall_clock` gives the time ECS's and CloudWatch's timestamps are on.
         """
         self._fetch = fetch
         self._write = write
@@ -140,18 +150,60 @@ class LogFollower:
         self._grace = 0.0
         self._nap: anyio.CancelScope | None = None
         self._outage = Outage("log stream")
+        self._wall = wall_clock
+        self.grid = FlushGrid(flush_period) if flush_period is not None else None
+        self._probe_at: float | None = None
+        self._missing_at: float | None = None
+        self._status: str | None = None
+        """Wall time of the last read that found no stream."""
         self.lines = 0
         self.stream_found = False
 
-    def wake(self) -> None:
+    def wake(self, task: Mapping[str, Any] | None = None) -> None:
         """Read now (the task changed state): the stream may have just appeared.
 
         While throttling slows the pace, the current wait is kept: a status change is no
-        reason for a call the account's quota has no room for.
+        reason for a call the account's quota has no room for. `task` is the task's
+        description: its startedAt places the driver's first flushes.
         """
         self._active_since = self._clock()
-        if self._nap is not None and not self._pace.slowed:
+        if task is not None:
+            self._status = task.get("lastStatus")
+        started = None if task is None else started_at_of(task)
+        if self.grid is not None and started is not None:
+            if self.grid.anchor is None:
+                # One read --log-interval from now says whether lines arrive off the grid.
+                self._probe_at = self._clock() + self._pace.floor
+            self.grid.started(started)
+        if self._nap is not None and not self._pace.slowed and not self._keeps_napping(task):
             self._nap.cancel()
+
+    async def _before_first_read(self) -> None:
+        """Reading in step: wait for the status poll's first answer (it comes at once).
+
+        A task just started is PROVISIONING, and its stream appears when it is RUNNING: the
+        first read then comes --log-interval later instead of at once.
+        """
+        if self.grid is not None and self._status in {None, "PROVISIONING", "PENDING"}:
+            await self._nap_for(self._pace.floor)
+
+    def _keeps_napping(self, task: Mapping[str, Any] | None) -> bool:
+        """Whether a status change brings no line sooner, reading in step with the driver.
+
+        Before RUNNING there is no stream yet; once the reads wait for the flushes, no status
+        but STOPPED makes one come earlier.
+        """
+        if self.grid is None or task is None:
+            return False
+        status = task.get("lastStatus")
+        if status in {"PROVISIONING", "PENDING"} and not self.stream_found:
+            return True
+        return self.in_step and status != "STOPPED"
+
+    @property
+    def in_step(self) -> bool:
+        """Whether the reads wait for the driver's flushes now, not for --log-interval."""
+        return self.grid is not None and self.grid.in_step
 
     def task_stopped(self, *, at: float, grace: float) -> None:
         """Start draining: finish once the stream is quiet for `grace` seconds counted from `at`.
@@ -171,6 +223,7 @@ class LogFollower:
         # Lines read before the first catch-up are a backlog (a task attached to late, or long
         # stopped): they say nothing about lines still arriving, so they do not delay the end.
         caught_up_once = False
+        await self._before_first_read()
         while True:
             started = await self._pace.next_call(self._clock, self._sleep)
             try:
@@ -178,7 +231,7 @@ class LogFollower:
             except Throttled as error:
                 # Tried again at the current pace, not sooner, whatever the task does meanwhile.
                 self._pace.throttled(error)
-                await self._sleep(self._pace.retry_wait())
+                await self._sleep(self._throttled_wait())
                 continue
             except AwsUnavailable as error:
                 self._outage.failed(error)
@@ -202,6 +255,7 @@ class LogFollower:
                     first_page=token is None,
                 )
                 token = page.next_forward_token
+            self._observe(page, started=started, full_page=read_on)
             if read_on:
                 continue
             caught_up_once = True
@@ -212,6 +266,38 @@ class LogFollower:
             if wait is None:
                 return
             await self._nap_for(wait)
+
+    def _throttled_wait(self) -> float:
+        """Until a throttled call is tried again: the current pace, not sooner.
+
+        Reading in step, runs whose flushes come at the same moment would meet again at the
+        next one: this run's reads move by a random part of the period from now on.
+        """
+        wait = self._pace.retry_wait()
+        if self.grid is not None and self.grid.in_step:
+            wait = max(wait, self.grid.throttled(self._jitter()))
+        return wait
+
+    def _observe(self, page: LogPage | None, *, started: float, full_page: bool) -> None:
+        """Show the flush grid the ingestion times of an answered page."""
+        if self._probe_at is not None and started >= self._probe_at:
+            self._probe_at = None
+        if self.grid is None:
+            return
+        if page is None:
+            self._missing_at = self._wall()
+            return
+        if self._missing_at is not None and self.grid.anchor is None:
+            # The stream just appeared: the container started since the last read.
+            self.grid.stream_found(self._wall(), since=self._missing_at)
+            self._probe_at = self._clock() + self._pace.floor
+        self._missing_at = None
+        if page is not None:
+            self.grid.observe(
+                # One PutLogEvents is one ingestion time: a page holds few distinct ones.
+                (t / 1000 for t in set(page.ingestion_times)),
+                full_page=full_page and bool(page.messages),
+            )
 
     def _drain_wait(self, started: float, last_new_line: float | None) -> float | None:
         """None once the stream was quiet long enough after the stop, else how long to nap.
@@ -224,17 +310,47 @@ class LogFollower:
         deadline = max(quiet_from + self._grace, self._stop_seen_at)
         if started >= deadline:
             return None
+        if self.in_step:
+            return self._drain_in_step_wait(started, deadline)
         wait = self._pace.wait()
         if not self._pace.slowed:
             # At full pace, read once more right at the deadline: the exit comes sooner.
             wait = min(wait, deadline - self._clock())
         return wait
 
+    def _drain_in_step_wait(self, started: float, deadline: float) -> float:
+        """Read once at STOPPED, then when the exit flush can still land, then at the deadline.
+
+        The driver's last flush comes at the container's exit, at the latest about a second
+        after ECS reports STOPPED: reading every --log-interval until the deadline finds
+        nothing the read just after that second does not.
+        """
+        assert self._stop_at is not None  # noqa: S101 - draining
+        exit_flush_read = self._stop_at + EXIT_FLUSH_LATE + READ_MARGIN
+        at = exit_flush_read if started < exit_flush_read < deadline else deadline
+        wait = at - self._clock()
+        if self._pace.slowed:
+            wait = max(wait, self._pace.wait())
+        return max(0.0, wait)
+
     def _caught_up_wait(self) -> float:
-        """The pace's wait, or the idle slow-down's when the task has been silent long enough."""
+        """The pace's wait, or the idle slow-down's when the task has been silent long enough.
+
+        In step with the driver's flushes: until just after the next flush, skipping the ones
+        the idle slow-down or a pace slowed by throttling would not read.
+        """
         wait = self._pace.wait()
         idle = idle_interval(self._pace.floor, self._clock() - self._active_since)
-        return max(wait, idle) if idle > self._pace.floor else wait
+        today = max(wait, idle) if idle > self._pace.floor else wait
+        if self.grid is None or not self.grid.in_step:
+            return today
+        if self._probe_at is not None:
+            return max(0.0, self._probe_at - self._clock())
+        least = wait if self._pace.slowed else 0.0
+        if idle > self._pace.floor:
+            least = max(least, idle)
+        now_wall = self._wall()
+        return self.grid.next_read(now_wall, not_before=now_wall + least) - now_wall
 
     async def _nap_for(self, seconds: float) -> None:
         """Sleep, unless woken by `wake` (a state change or the stop)."""

@@ -28,6 +28,7 @@ from ecs_one_off_task.config import (
 )
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.existing import IfRunning
+from ecs_one_off_task.flushing import add_flush_options, add_read_options
 from ecs_one_off_task.startflags import add_start_options, start_policy
 
 PROG = "ecs-one-off-task"
@@ -94,6 +95,7 @@ def _add_reading_options(group: argparse._ArgumentGroup) -> None:
         metavar="N",
         help="at most N GetLogEvents calls a second; 0: no limit (default: %(default)s)",
     )
+    add_read_options(group)
 
 
 def _add_aws_options(parser: argparse.ArgumentParser) -> None:
@@ -135,6 +137,7 @@ def _timing(
         drain_grace=options.drain_grace,
         timeout=timeout,
         log_rate_limit=options.log_rate_limit,
+        read_in_step=options.log_reads == "in-step",
     )
 
 
@@ -343,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="retention of the log group: set on a new group (default: 7), and on an existing "
         "one only when given",
     )
+    add_flush_options(logs)
 
     timing = parser.add_argument_group("waiting")
     timing.add_argument(
@@ -504,6 +508,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             with_sidecars=options.with_sidecars,
             tags=tuple(options.tag),
             keep_revisions=options.keep_revisions,
+            log_flush_interval=options.log_flush_interval,
         ),
         placement=Placement(
             cluster=options.cluster,

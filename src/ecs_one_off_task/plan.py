@@ -16,6 +16,7 @@ from ecs_one_off_task.aws import STARTED_BY, Aws
 from ecs_one_off_task.config import RunConfig
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.existing import START_NEW, Decision, IfRunning, decide
+from ecs_one_off_task.flushing import check_flush_interval
 from ecs_one_off_task.launch import (
     Launch,
     compatibility,
@@ -114,6 +115,7 @@ async def make_plan(config: RunConfig, aws: Aws, redactor: Redactor) -> Plan:
         )
     cluster = await aws.describe_cluster(placement.cluster)
     launch = resolve_launch(placement, service=service, cluster=cluster, reference=reference)
+    check_flush_interval(spec, launch)
     built = build_task_definition(
         reference,
         spec,

@@ -22,6 +22,7 @@ from ecs_one_off_task.aws import Aws
 from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import GaveUpWaiting, RunTaskRefused, TaskNotRun
 from ecs_one_off_task.facts import StartFacts
+from ecs_one_off_task.flushing import flush_period
 from ecs_one_off_task.plan import Plan
 from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.startfail import StartFailure, run_task_failure, stopped_before_running
@@ -258,6 +259,7 @@ class Starter:
                     log_group=spec.log_group,
                     log_stream=f"{spec.log_stream_prefix}/{spec.task_name}/{task_id}",
                     label=f"[{task_id[:8]}] " if several else "",
+                    flush_period=flush_period(spec),
                 )
             )
         return targets

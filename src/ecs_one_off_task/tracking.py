@@ -30,6 +30,8 @@ from ecs_one_off_task.errors import (
     UsageError,
 )
 from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
+from ecs_one_off_task.flushgrid import DEFAULT_FLUSH_PERIOD
+from ecs_one_off_task.flushing import definition_flush_period
 from ecs_one_off_task.follower import LogFollower, LogPace, LogPage, WritePage
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
@@ -67,6 +69,8 @@ class Target:
     """Put before each of its lines on stdout: several tasks share one stdout."""
     start_time: int | None = None
     """Read events from this time (ms since the epoch) instead of from the head."""
+    flush_period: float = DEFAULT_FLUSH_PERIOD
+    """The awslogs driver's flush period of the container (awslogs-force-flush-interval-seconds)."""
     described: Mapping[str, Any] | None = field(default=None, compare=False)
     """The task's description already in hand (an attached task's lookup): the watcher's
     first answer instead of a DescribeTasks call, so a task found STOPPED drains at once."""
@@ -112,6 +116,7 @@ async def target_of(
         log_group=group,
         log_stream=stream,
         start_time=start_time,
+        flush_period=definition_flush_period(definition, chosen),
         described=task,
     )
 
@@ -361,6 +366,7 @@ class Tracker:
                     for at, message in zip(page.timestamps, page.messages, strict=True)
                 ],
                 next_forward_token=page.next_forward_token,
+                ingestion_times=page.ingestion_times,
             )
 
         seen = self.facts.task(target.task_arn)
@@ -377,6 +383,8 @@ class Tracker:
             clock=self.clock,
             sleep=self.sleep,
             pace=self._log_pace,
+            flush_period=target.flush_period if self.timing.read_in_step else None,
+            wall_clock=self.wall_clock,
         )
 
     def _watcher(
@@ -394,7 +402,7 @@ class Tracker:
 
         def on_status(status: str, task: Mapping[str, Any]) -> None:
             _status_changed(seen, status, task, at=self.clock())
-            follower.wake()
+            follower.wake(task)
 
         after_stop = poll_interval is not None
         return StatusWatcher(

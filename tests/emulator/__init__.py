@@ -7,6 +7,7 @@ injected failures. This module only re-exports.
 from .calls import Call
 from .emulator import Emulator
 from .faults import Fault, FaultKind
+from .logdriver import LogDriver
 from .seed import PLANTED_VALUE, Reference, seed_reference
 from .timeline import (
     DEFAULT_TIMELINE,
@@ -28,6 +29,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "LineRecord",
+    "LogDriver",
     "LogLine",
     "Reference",
     "StatusChange",

@@ -22,6 +22,7 @@ import heapq
 import itertools
 import logging
 import math
+import random
 import threading
 import time
 import uuid
@@ -35,7 +36,8 @@ from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import Container, EC2ContainerServiceBackend, Task, ecs_backends
 from moto.logs.models import LogsBackend, logs_backends
 
-from . import amendments, refusals
+from . import amendments, logdriver, refusals
+from .logdriver import LogDriver
 from .timeline import (
     DEFAULT_TIMELINE,
     FailedStart,
@@ -90,6 +92,10 @@ class _TaskRun:
     last_timestamp: int = 0
     main: int = 0
     """Index in task.containers of the container the timeline plays (the others are sidecars)."""
+    flush_period: float | None = None
+    """The modelled awslogs driver's ticker (None: each line is written as it is printed)."""
+    buffered_bytes: int = 0
+    last_put_at: float = 0.0
 
     @property
     def container(self) -> Any:
@@ -203,9 +209,20 @@ class FakeEcsAgent:
     """Applies timelines to the tasks of one account and region of moto's ECS backend."""
 
     def __init__(
-        self, *, account_id: str, region: str, default_timeline: Timeline = DEFAULT_TIMELINE
+        self,
+        *,
+        account_id: str,
+        region: str,
+        default_timeline: Timeline = DEFAULT_TIMELINE,
+        log_driver: LogDriver | None = None,
     ) -> None:
-        """Prepare the agent; `start()` launches its thread, `attach()` hooks the backend."""
+        """Prepare the agent; `start()` launches its thread, `attach()` hooks the backend.
+
+        `log_driver` models the awslogs driver's batches (logdriver.py); None writes each line
+        as it is printed.
+        """
+        self.log_driver = log_driver
+        self._rng = random.Random()  # delays of a model, not secrets
         self.account_id = account_id
         self.region = region
         self.default_timeline = default_timeline
@@ -432,8 +449,15 @@ class FakeEcsAgent:
             if len(tasks) < count:
                 # moto silently places fewer tasks when the instances are full; ECS says why.
                 amendments.add_failure(self._failure_arn(cluster_str), "RESOURCE:MEMORY")
+            strategy = capacity_provider_strategy or (None if launch_type else default_strategy)
+            fargate = logdriver.runs_on_fargate(launch_type, strategy)
             for task in tasks:
-                self._adopt(task, task_definition.family, task_definition.container_definitions)
+                self._adopt(
+                    task,
+                    task_definition.family,
+                    task_definition.container_definitions,
+                    fargate=fargate,
+                )
             self._cond.notify_all()
             return [_snapshot(task) for task in tasks]
 
@@ -566,7 +590,9 @@ class FakeEcsAgent:
 
     # -- the lifecycle ---------------------------------------------------------------------
 
-    def _adopt(self, task: Any, family: str, container_definitions: list[Any]) -> None:
+    def _adopt(
+        self, task: Any, family: str, container_definitions: list[Any], *, fargate: bool = False
+    ) -> None:
         """Put a task moto just created into PROVISIONING and schedule its timeline."""
         now = time.monotonic()
         timeline = self._scripts.get(family, self.default_timeline)
@@ -609,6 +635,9 @@ class FakeEcsAgent:
             run_task_monotonic=now,
             main=main,
         )
+        if self.log_driver is not None:
+            options = (container_definitions[main].get("logConfiguration") or {}).get("options")
+            run.flush_period = self.log_driver.flush_period(options or {}, fargate=fargate)
         self._runs[task.task_arn] = run
         self._set_status(run, "PROVISIONING")
         self._schedule(now + timeline.provisioning, functools.partial(self._to_pending, run))
@@ -667,6 +696,8 @@ class FakeEcsAgent:
             self._schedule(due + timeline.stream_delay, functools.partial(self._create_stream, run))
         for line in timeline.lines:
             self._schedule(due + line.at, functools.partial(self._print, run, line.message))
+        if run.flush_period is not None:
+            self._schedule(due + run.flush_period, functools.partial(self._tick, run))
         if math.isfinite(timeline.runs_for):
             self._schedule(due + timeline.runs_for, functools.partial(self._exit, run))
 
@@ -687,7 +718,44 @@ class FakeEcsAgent:
         if run.container_exited or run.stop_requested:
             return
         run.pending_lines.append((due, message, False))
-        self._dirty.add(run.task.task_arn)
+        if run.flush_period is None:
+            self._dirty.add(run.task.task_arn)
+            return
+        run.buffered_bytes += logdriver.event_size(message)
+        if logdriver.batch_full(len(run.pending_lines), run.buffered_bytes):
+            self._send_batch(run, due, self._put_delay())
+
+    def _tick(self, run: _TaskRun, due: float) -> None:
+        """The driver's ticker: send what is buffered, then wait for the next tick."""
+        if run.container_exited or run.flush_period is None:
+            return
+        if run.pending_lines and run.stream_ready:
+            self._send_batch(run, due, self._put_delay())
+        self._schedule(due + run.flush_period, functools.partial(self._tick, run))
+
+    def _exit_flush(self, run: _TaskRun, due: float, until_stopped: float) -> None:
+        """The driver's last batch, sent as the container exits."""
+        if run.flush_period is None or not run.pending_lines or self.log_driver is None:
+            return
+        if not run.stream_ready:
+            self._create_stream(run, due)
+        self._send_batch(run, due, self.log_driver.exit_delay(self._rng, until_stopped))
+
+    def _put_delay(self) -> float:
+        return 0.0 if self.log_driver is None else self.log_driver.put_delay(self._rng)
+
+    def _send_batch(self, run: _TaskRun, due: float, delay: float) -> None:
+        """PutLogEvents of the buffered lines, landing `delay` later (after earlier batches)."""
+        batch = list(run.pending_lines)
+        run.pending_lines.clear()
+        run.buffered_bytes = 0
+        land_at = max(due + delay, run.last_put_at)
+        run.last_put_at = land_at
+        self._schedule(land_at, functools.partial(self._put, run, batch))
+
+    def _put(self, run: _TaskRun, batch: list[tuple[float, str, bool]], _due: float) -> None:
+        if run.log is not None:
+            self._write(run, batch)
 
     def _create_stream(self, run: _TaskRun, _due: float) -> None:
         if run.log is None:
@@ -709,6 +777,7 @@ class FakeEcsAgent:
         task.stopped_reason = run.timeline.stopped_reason
         task.stopping_at = self._datetime(due)
         task.execution_stopped_at = self._datetime(due)
+        self._exit_flush(run, due, run.timeline.stopping)
         self._begin_stopping(run, due)
 
     def _request_stop(self, run: _TaskRun, reason: str) -> None:
@@ -735,6 +804,7 @@ class FakeEcsAgent:
             container.exitCode = run.timeline.stop_exit_code
         container.last_status = "STOPPED"
         run.container_exited = True
+        self._exit_flush(run, due, 0.0)
         run.task.execution_stopped_at = self._datetime(due)
         if run.container_started:
             self._set_status(run, "DEPROVISIONING")
@@ -796,23 +866,31 @@ class FakeEcsAgent:
             run = self._runs.get(arn)
             if run is None or run.log is None or not run.stream_ready or not run.pending_lines:
                 continue
-            stamped: list[tuple[int, str, bool]] = []
-            for due, message, late in run.pending_lines:
-                # Tokens index events sorted by timestamp: never go back in time in a stream.
-                run.last_timestamp = max(run.last_timestamp, int((due + self._wall_offset) * 1000))
-                stamped.append((run.last_timestamp, message, late))
-            events = [{"timestamp": ts, "message": message} for ts, message, _ in stamped]
-            try:
-                self._logs(run.log).put_log_events(run.log.group, run.log.stream, events)
-            except Exception:  # noqa: BLE001 - a deleted group must not kill the agent
-                _log.exception("writing %d lines of %s failed", len(events), arn)
-            else:
-                wall, mono = time.time(), time.monotonic()
-                run.lines.extend(
-                    LineRecord(message, ts, wall, mono, late) for ts, message, late in stamped
-                )
+            if run.flush_period is not None and not run.container_exited:
+                continue  # the modelled driver's ticker sends them
+            self._write(run, run.pending_lines)
             run.pending_lines.clear()
         self._dirty.clear()
+
+    def _write(self, run: _TaskRun, items: list[tuple[float, str, bool]]) -> None:
+        """One PutLogEvents of (print time, message, late) items, as CloudWatch takes it now."""
+        assert run.log is not None
+        stamped: list[tuple[int, str, bool, float]] = []
+        for due, message, late in items:
+            # Tokens index events sorted by timestamp: never go back in time in a stream.
+            run.last_timestamp = max(run.last_timestamp, int((due + self._wall_offset) * 1000))
+            stamped.append((run.last_timestamp, message, late, due))
+        events = [{"timestamp": ts, "message": message} for ts, message, _, _ in stamped]
+        try:
+            self._logs(run.log).put_log_events(run.log.group, run.log.stream, events)
+        except Exception:  # noqa: BLE001 - a deleted group must not kill the agent
+            _log.exception("writing %d lines of %s failed", len(events), run.task.task_arn)
+        else:
+            wall, mono = time.time(), time.monotonic()
+            run.lines.extend(
+                LineRecord(message, ts, wall, mono, late, printed_monotonic=due)
+                for ts, message, late, due in stamped
+            )
 
     # -- the clock ---------------------------------------------------------------------------
 

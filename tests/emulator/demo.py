@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from .emulator import Emulator
+from .logdriver import LogDriver
 from .seed import seed_reference
 from .timeline import LogLine, Timeline
 
@@ -121,9 +122,21 @@ def _wait(process: subprocess.Popen[bytes]) -> int:
                 process.terminate()
 
 
-def run_demo(command: Sequence[str] = COMMAND, *, timeline: Timeline = MIGRATION) -> int:
-    """Start and seed the emulator, run `command` against it, return its exit code."""
-    with Emulator() as emu, tempfile.TemporaryDirectory() as directory:
+def run_demo(
+    command: Sequence[str] = COMMAND,
+    *,
+    timeline: Timeline = MIGRATION,
+    log_driver: LogDriver | None = LogDriver(),  # noqa: B008 - frozen, shared safely
+) -> int:
+    """Start and seed the emulator, run `command` against it, return its exit code.
+
+    `log_driver` models the awslogs driver (lines reach CloudWatch in its batches, every 5 s,
+    as in AWS); None writes each line as it is printed.
+    """
+    with (
+        Emulator(log_driver=log_driver) as emu,
+        tempfile.TemporaryDirectory() as directory,
+    ):
         seed_reference(emu)
         emu.script(TASK_NAME, timeline)
         summary = Path(directory) / SUMMARY_FILE
@@ -138,7 +151,13 @@ def run_demo(command: Sequence[str] = COMMAND, *, timeline: Timeline = MIGRATION
             f"~{timeline.provisioning:g} s PROVISIONING,\n"
             f"   ~{timeline.pending:g} s PENDING, {len(timeline.lines)} log lines over "
             f"~{timeline.runs_for:g} s (one silent stretch of ~5 s), exit {timeline.exit_code}.\n"
-            "   stderr is a pipe, as in CI: the tool's events are plain text.\n"
+            + (
+                f"   the awslogs driver is modelled: lines reach CloudWatch in its batches,\n"
+                f"   every {log_driver.period:g} s, as in AWS; the tool reads just after each.\n"
+                if log_driver is not None
+                else ""
+            )
+            + "   stderr is a pipe, as in CI: the tool's events are plain text.\n"
             f"$ {shown}"
         )
         full_command = [*command]

@@ -24,6 +24,7 @@ from moto.moto_api import state_manager
 from .agent import FakeEcsAgent
 from .calls import Call, CallLog
 from .faults import Fault, FaultInjector
+from .logdriver import LogDriver
 from .pages import aws_pages
 from .quota import LogQuota
 from .server import MotoHttpServer, moto_app
@@ -59,8 +60,14 @@ class Emulator:
         port: int = 0,
         region: str = "us-east-1",
         default_timeline: Timeline = DEFAULT_TIMELINE,
+        log_driver: LogDriver | None = None,
     ) -> None:
-        """Prepare; `start()` (or entering the context) makes it listen."""
+        """Prepare; `start()` (or entering the context) makes it listen.
+
+        `log_driver` models the awslogs driver's batches (logdriver.py); None (the tests'
+        default) writes each line as it is printed.
+        """
+        self._log_driver = log_driver
         self.region = region
         self.account_id = DEFAULT_ACCOUNT_ID
         self._default_timeline = default_timeline
@@ -68,7 +75,10 @@ class Emulator:
         self._faults = FaultInjector()
         self._log_quota = LogQuota()
         self.agent = FakeEcsAgent(
-            account_id=self.account_id, region=region, default_timeline=default_timeline
+            account_id=self.account_id,
+            region=region,
+            default_timeline=default_timeline,
+            log_driver=log_driver,
         )
         self._server = MotoHttpServer(
             moto_app(
@@ -151,6 +161,7 @@ class Emulator:
         self._log_quota.set(None)
         self.agent.clear_scripts()
         self.agent.default_timeline = self._default_timeline
+        self.agent.log_driver = self._log_driver
 
     def _after_moto_reset(self) -> None:
         state_manager.set_transition(_ECS_TASK_MODEL, dict(_PINNED))
@@ -259,6 +270,10 @@ class Emulator:
     def script(self, family: str, timeline: Timeline) -> None:
         """Make later tasks of task-definition family `family` follow `timeline`."""
         self.agent.script(family, timeline)
+
+    def use_log_driver(self, driver: LogDriver | None) -> None:
+        """Model the awslogs driver for tasks started from now on (None: immediate writes)."""
+        self.agent.log_driver = driver
 
     def script_default(self, timeline: Timeline) -> None:
         """Set the timeline of families without a script of their own."""

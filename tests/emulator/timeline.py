@@ -151,6 +151,8 @@ class LineRecord:
     written_monotonic: float
     late: bool
     """True for `Timeline.late_lines` (written after STOPPED)."""
+    printed_monotonic: float | None = None
+    """When the container printed it (before the awslogs driver held it until a flush)."""
 
 
 @dataclass(frozen=True)
