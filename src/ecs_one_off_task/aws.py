@@ -360,7 +360,9 @@ class Aws:
             messages=[event["message"] for event in response["events"]],
             next_forward_token=response["nextForwardToken"],
             timestamps=[event["timestamp"] for event in response["events"]] if timestamps else (),
-            ingestion_times=[event.get("ingestionTime", 0) for event in response["events"]],
+            # Distinct values only: one PutLogEvents is one ingestion time, and a page of
+            # 10,000 events would otherwise hold 10,000 large ints for a handful of values.
+            ingestion_times=tuple({event.get("ingestionTime", 0) for event in response["events"]}),
         )
 
 

@@ -40,7 +40,8 @@ class LogPage:
     timestamps: Sequence[int] = ()
     """Each message's event timestamp (ms since the epoch), when asked for."""
     ingestion_times: Sequence[int] = ()
-    """Each message's ingestionTime (ms since the epoch): when CloudWatch received it."""
+    """The page's distinct ingestionTimes (ms since the epoch): when CloudWatch received its
+    events, one value for each PutLogEvents."""
 
 
 # Reads the page after the token; None while the stream does not exist yet.
