@@ -215,15 +215,13 @@ class Aws:
 
     async def active_revisions(self, family: str) -> list[str]:
         """The ARNs of the family's ACTIVE revisions, oldest first, on every page."""
-        arns: list[str] = []
-        arguments: dict[str, Any] = {"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"}
-        while True:
-            with _translated("ecs:ListTaskDefinitions"):
-                response = await self._ecs.list_task_definitions(**arguments)
-            arns.extend(response.get("taskDefinitionArns") or ())
-            if not response.get("nextToken"):
-                return arns
-            arguments["nextToken"] = response["nextToken"]
+        arguments = {"familyPrefix": family, "status": "ACTIVE", "sort": "ASC"}
+        return await _every_page(
+            self._ecs.list_task_definitions,
+            "ecs:ListTaskDefinitions",
+            "taskDefinitionArns",
+            arguments,
+        )
 
     async def deregister_task_definition(self, task_definition_arn: str) -> None:
         """Mark a revision INACTIVE: no new task can start from it."""
@@ -273,38 +271,16 @@ class Aws:
 
     async def list_running_task_arns(self, *, cluster: str, family: str) -> list[str]:
         """Every task of `family` on `cluster` whose desired status is RUNNING, on every page."""
-        arns: list[str] = []
-        arguments: dict[str, Any] = {
-            "cluster": cluster,
-            "family": family,
-            "desiredStatus": "RUNNING",
-        }
-        while True:
-            with _translated("ecs:ListTasks"):
-                response = await self._ecs.list_tasks(**arguments)
-            arns.extend(response.get("taskArns") or ())
-            if not response.get("nextToken"):
-                return arns
-            arguments["nextToken"] = response["nextToken"]
+        arguments = {"cluster": cluster, "family": family, "desiredStatus": "RUNNING"}
+        return await _every_page(self._ecs.list_tasks, "ecs:ListTasks", "taskArns", arguments)
 
     async def list_stopped_task_arns(self, *, cluster: str, started_by: str) -> list[str]:
         """Every task on `cluster` started with `started_by` that stopped (or is stopping).
 
         On every page. AWS refuses `startedBy` beside `family`: it is the only filter.
         """
-        arns: list[str] = []
-        arguments: dict[str, Any] = {
-            "cluster": cluster,
-            "startedBy": started_by,
-            "desiredStatus": "STOPPED",
-        }
-        while True:
-            with _translated("ecs:ListTasks"):
-                response = await self._ecs.list_tasks(**arguments)
-            arns.extend(response.get("taskArns") or ())
-            if not response.get("nextToken"):
-                return arns
-            arguments["nextToken"] = response["nextToken"]
+        arguments = {"cluster": cluster, "startedBy": started_by, "desiredStatus": "STOPPED"}
+        return await _every_page(self._ecs.list_tasks, "ecs:ListTasks", "taskArns", arguments)
 
     async def describe_tasks(self, *, cluster: str, task_arns: list[str]) -> Described:
         """The tasks as ECS sees them, 100 a call (DescribeTasks' limit)."""
@@ -375,6 +351,24 @@ async def _is_known_region(session: Any, region: str) -> bool:  # noqa: ANN401 -
         if region in await session.get_available_regions("ecs", partition_name=partition):
             return True
     return False
+
+
+async def _every_page(
+    call: Any,  # noqa: ANN401 - an aiobotocore List* method
+    action: str,
+    key: str,
+    arguments: Mapping[str, str],
+) -> list[str]:
+    """The `key` lists of every page of a List* call, following nextToken."""
+    found: list[str] = []
+    request = dict(arguments)
+    while True:
+        with _translated(action):
+            response = await call(**request)
+        found.extend(response.get(key) or ())
+        if not response.get("nextToken"):
+            return found
+        request["nextToken"] = response["nextToken"]
 
 
 def _code(error: BaseException) -> str | None:
