@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -48,3 +49,25 @@ def git(*args: str) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return done.stdout.strip()
+
+
+class Section:
+    """One `## Heading` section of RESULTS.md, which each benchmark rewrites on its own."""
+
+    def __init__(self, heading: str) -> None:
+        """`heading` is the start of the section's `## ` line."""
+        self._pattern = re.compile(
+            rf"^## {re.escape(heading)}\b.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL
+        )
+
+    def current(self, document: str) -> str | None:
+        """The section in `document`, if it has one (bench.run keeps it when it rewrites)."""
+        found = self._pattern.search(document)
+        return found.group(0) if found else None
+
+    def put(self, document: str, section: str) -> str:
+        """`document` with the section replaced by (or, if it has none, ending with) this one."""
+        text = section.rstrip("\n") + "\n"
+        if self._pattern.search(document):
+            return self._pattern.sub(lambda _: text + "\n", document, count=1).rstrip("\n") + "\n"
+        return document.rstrip("\n") + "\n\n" + text

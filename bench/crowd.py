@@ -42,7 +42,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import sys
 import time
 import uuid
@@ -54,7 +53,7 @@ from importlib import metadata
 
 from tests.emulator import Call, Emulator, TaskRecord, Timeline, lines_every, seed_reference
 
-from bench.common import REPO_ROOT, RESULTS, TOOL, cpu_model, git, say, tool_arguments
+from bench.common import REPO_ROOT, RESULTS, TOOL, Section, cpu_model, git, say, tool_arguments
 from bench.harness import ChildRun, Finished
 from bench.stats import percentile
 
@@ -337,21 +336,7 @@ def section(crowds: Sequence[Crowd], *, elapsed: float, load: tuple[float, float
     return "\n".join(lines)
 
 
-_SECTION = re.compile(r"^## Crowd\b.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-
-
-def with_section(document: str, crowd_section: str) -> str:
-    """`document` with its Crowd section replaced by (or, if it has none, ending with) this one."""
-    text = crowd_section.rstrip("\n") + "\n"
-    if _SECTION.search(document):
-        return _SECTION.sub(lambda _: text + "\n", document, count=1).rstrip("\n") + "\n"
-    return document.rstrip("\n") + "\n\n" + text
-
-
-def current_section(document: str) -> str | None:
-    """The Crowd section of `document`, if it has one (bench.run keeps it when it rewrites)."""
-    found = _SECTION.search(document)
-    return found.group(0) if found else None
+SECTION = Section("Crowd")
 
 
 def main(sizes: Sequence[int] = CROWDS) -> int:
@@ -371,7 +356,7 @@ def main(sizes: Sequence[int] = CROWDS) -> int:
     elapsed = time.monotonic() - started
     text = section(crowds, elapsed=elapsed, load=(load_before, os.getloadavg()[0]))
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(with_section(old, text))
+    RESULTS.write_text(SECTION.put(old, text))
     say(f"done in {elapsed:.0f} s; wrote the Crowd section of {RESULTS.relative_to(REPO_ROOT)}")
     print("\n".join(table(crowds)))
     problems = [problem for crowd in crowds for problem in crowd.problems]

@@ -40,7 +40,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -62,7 +61,7 @@ from tests.emulator import (
 )
 
 from bench import crowd as crowds
-from bench.common import REPO_ROOT, RESULTS, TOOL, cpu_model, git, say, tool_arguments
+from bench.common import REPO_ROOT, RESULTS, TOOL, Section, cpu_model, git, say, tool_arguments
 from bench.harness import ChildRun, Finished
 from bench.stats import percentile
 
@@ -313,21 +312,7 @@ def section(
     return "\n".join(lines)
 
 
-_SECTION = re.compile(r"^## Driver in the loop\b.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-
-
-def with_section(document: str, driver_section: str) -> str:
-    """`document` with its driver section replaced by (or, if none, ending with) this one."""
-    text = driver_section.rstrip("\n") + "\n"
-    if _SECTION.search(document):
-        return _SECTION.sub(lambda _: text + "\n", document, count=1).rstrip("\n") + "\n"
-    return document.rstrip("\n") + "\n\n" + text
-
-
-def current_section(document: str) -> str | None:
-    """The driver section of `document`, if it has one (bench.run keeps it when it rewrites)."""
-    found = _SECTION.search(document)
-    return found.group(0) if found else None
+SECTION = Section("Driver in the loop")
 
 
 def main(sizes: Sequence[int] = CROWD_SIZES) -> int:
@@ -357,7 +342,7 @@ def main(sizes: Sequence[int] = CROWD_SIZES) -> int:
         problems=problems,
     )
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(with_section(old, text))
+    RESULTS.write_text(SECTION.put(old, text))
     say(f"done in {elapsed:.0f} s; wrote the driver section of {RESULTS.relative_to(REPO_ROOT)}")
     print("\n".join(singles_table(singles)))
     print("\n".join(crowd_table(results)))

@@ -81,7 +81,7 @@ from typing import TypeVar
 
 from tests.emulator import Call, Emulator, TaskRecord, Timeline, lines_every, seed_reference
 
-from bench import driver
+from bench import crowd, driver
 from bench.backlog import (
     Backlog,
     Served,
@@ -91,7 +91,6 @@ from bench.backlog import (
     fill_stream,
 )
 from bench.common import REPO_ROOT, RESULTS, TOOL, cpu_model, git, say, tool_arguments
-from bench.crowd import current_section, with_section
 from bench.harness import ChildRun, Finished
 from bench.report import Figure, Table, render
 from bench.stats import percentile, spread
@@ -892,11 +891,11 @@ def main() -> int:
         method=METHOD,
     )
     # The Crowd section is bench.crowd's (run after this by `make bench`): keep the last one.
-    crowd_section = current_section(RESULTS.read_text()) if RESULTS.exists() else None
-    text = with_section(text, crowd_section) if crowd_section else text
+    crowd_section = crowd.SECTION.current(RESULTS.read_text()) if RESULTS.exists() else None
+    text = crowd.SECTION.put(text, crowd_section) if crowd_section else text
     # So is the driver section (bench.driver, run last).
-    driver_section = driver.current_section(RESULTS.read_text()) if RESULTS.exists() else None
-    RESULTS.write_text(driver.with_section(text, driver_section) if driver_section else text)
+    driver_section = driver.SECTION.current(RESULTS.read_text()) if RESULTS.exists() else None
+    RESULTS.write_text(driver.SECTION.put(text, driver_section) if driver_section else text)
     say(f"done in {elapsed:.0f} s; wrote {RESULTS.relative_to(REPO_ROOT)}")
     for figure in summary:
         verdict = {None: "", True: "  met", False: "  MISSED"}[figure.met]
