@@ -74,6 +74,16 @@ def emu(emulator: Emulator, reference: Reference) -> Iterator[Emulator]:
 
 
 @pytest.fixture
+def cleanup(emu: Emulator) -> Iterator[list[str]]:
+    """Task ARNs (on myEcsCluster) to stop after the test, so no endless task outlives it."""
+    arns: list[str] = []
+    yield arns
+    ecs = emu.boto3_client("ecs")
+    for arn in arns:
+        ecs.stop_task(cluster="myEcsCluster", task=arn, reason="test over")
+
+
+@pytest.fixture
 def task_name() -> str:
     """A task name (family) no other test uses."""
     return f"mig-{next(_names)}"

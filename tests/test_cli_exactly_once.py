@@ -14,7 +14,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +83,6 @@ def container_lines(run: CliRun) -> list[str]:
 
 def family(emu: Emulator, task_name: str) -> list[Any]:
     return [r for r in emu.task_records() if r.family == task_name]
-
-
-@pytest.fixture
-def cleanup(emu: Emulator) -> Iterator[list[str]]:
-    """Task ARNs to stop after the test, so that no endless task outlives it."""
-    arns: list[str] = []
-    yield arns
-    ecs = emu.boto3_client("ecs")
-    for arn in arns:
-        ecs.stop_task(cluster=CLUSTER, task=arn, reason="test over")
 
 
 class TestStartRetries:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +69,6 @@ def foreign_task(emu: Emulator, family: str, timeline: Timeline, *, image: str =
     emu.script(family, timeline)
     task = ecs.run_task(cluster=CLUSTER, taskDefinition=family, startedBy="someone-else")
     return str(task["tasks"][0]["taskArn"])
-
-
-@pytest.fixture
-def cleanup(emu: Emulator) -> Iterator[list[str]]:
-    """Task ARNs to stop after the test, so that no endless task outlives it."""
-    arns: list[str] = []
-    yield arns
-    ecs = emu.boto3_client("ecs")
-    for arn in arns:
-        ecs.stop_task(cluster=CLUSTER, task=arn, reason="test over")
 
 
 @pytest.fixture
