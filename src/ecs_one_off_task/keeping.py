@@ -23,8 +23,9 @@ from typing import Any
 from ecs_one_off_task.carrying import cleaned
 from ecs_one_off_task.errors import UsageError
 
-UNUSED_ROUTER = "FireLens log router no kept container logs to (the one-off container logs with"
-UNUSED_ROUTER += " awslogs)"
+UNUSED_ROUTER = (
+    "FireLens log router no kept container logs to (the one-off container logs with awslogs)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
