@@ -218,13 +218,6 @@ class TestStartRetries:
             task_name,
             Timeline(failed_starts=(FailedStart(stopped_reason=ENI_TIMEOUT),), runs_for=0.1),
         )
-
-        class SignalOnRetryLine(io.StringIO):
-            def write(self, text: str) -> int:
-                if "could not start" in text:
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return super().write(text)
-
         run = cli(
             *migration_args(task_name, "--start-retry-wait", "60", "--", "x"),
             stderr=SignalOnRetryLine(),
@@ -235,25 +228,110 @@ class TestStartRetries:
         warned = [e["event"] for e in run.events if e.get("signal")]
         assert warned == ["signal received: no task is running; exiting"]
 
-    def test_with_count_only_the_task_that_failed_is_started_again(
+
+class TestCountStartRetries:
+    """--count: only the task that failed to start is started again, while the others run."""
+
+    def test_the_task_that_failed_is_started_again_while_the_others_run(
         self, emu: Emulator, cli: Cli, task_name: str
     ) -> None:
         """--count 3 with the second task stopped by an ENI timeout: one more RunTask of one
-        task; every line of the three that ran is printed with its task's label."""
+        task, sent while the other two are still RUNNING; every line of the three that ran
+        is printed with its task's label."""
         emu.script(
             task_name,
             Timeline(
                 failed_starts=(None, FailedStart(stopped_reason=ENI_TIMEOUT)),
                 lines=(LogLine(0.0, "ran"),),
-                runs_for=0.1,
+                runs_for=1.5,
             ),
         )
         run = cli(*migration_args(task_name, *FAST_RETRY, "--count", "3", "--", "x"))
         assert run.exit_code == 0
-        assert [c.params["count"] for c in emu.calls_to("RunTask")] == [3, 1]
-        ran = [r.task_id for r in family(emu, task_name) if r.exit_code == 0]
+        first, again = emu.calls_to("RunTask")
+        assert (first.params["count"], again.params["count"]) == (3, 1)
+        ran = [r for r in family(emu, task_name) if r.exit_code == 0]
         assert len(ran) == 3
-        assert run.lines_by_task(ran) == {task_id: ["ran"] for task_id in ran} | {"": []}
+        others = [r for r in ran if r.run_task_monotonic < again.at]
+        assert len(others) == 2
+        for other in others:
+            stopped = other.reached("STOPPED")
+            assert stopped is not None
+            assert again.at < stopped.monotonic
+        ids = [r.task_id for r in ran]
+        assert run.lines_by_task(ids) == {task_id: ["ran"] for task_id in ids} | {"": []}
+        assert emu.calls_to("StopTask") == []
+
+    def test_starts_run_out_the_others_are_stopped_and_the_exit_is_125(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """--count 2, the second task never starts (an ENI timeout three times) while the first
+        runs on: after the third failure the first gets StopTask, and the exit is 125 naming
+        every failed start."""
+        emu.script(
+            task_name,
+            Timeline(
+                failed_starts=(
+                    None,
+                    FailedStart(stopped_reason=ENI_TIMEOUT),
+                    FailedStart(stopped_reason=ENI_TIMEOUT),
+                    FailedStart(stopped_reason=ENI_TIMEOUT),
+                ),
+                lines=(LogLine(0.0, "working"),),
+                runs_for=math.inf,
+            ),
+        )
+        run = cli(*migration_args(task_name, *FAST_RETRY, "--count", "2", "--", "x"))
+        assert run.exit_code == 125
+        assert [c.params["count"] for c in emu.calls_to("RunTask")] == [2, 1, 1]
+        runner, *failed = family(emu, task_name)
+        assert [c.params["task"] for c in emu.calls_to("StopTask")] == [runner.task_arn]
+        [stop] = emu.calls_to("StopTask")
+        assert stop.params["reason"] == (
+            "ecs-one-off-task: a task of the run could not be started again"
+        )
+        assert runner.status == "STOPPED"
+        assert [f.stop_code for f in failed] == ["TaskFailedToStart"] * 3
+        assert run.final_error == (
+            "the task could not start in 3 attempts:"
+            + ";".join(
+                f" attempt {n}: task {f.task_id[:8]}… {ENI_TIMEOUT}"
+                for n, f in enumerate(failed, start=1)
+            )
+        )
+        assert run.lines_by_task([runner.task_id])[runner.task_id] == ["working"]
+
+    def test_sigterm_while_one_waits_to_start_again_stops_the_others(
+        self, emu: Emulator, cli: Cli, task_name: str
+    ) -> None:
+        """SIGTERM while the second task waits to start again and the first runs: the first
+        gets StopTask, no third RunTask, 143, and the warning says the task is stopped."""
+        emu.script(
+            task_name,
+            Timeline(
+                failed_starts=(None, FailedStart(stopped_reason=ENI_TIMEOUT)),
+                runs_for=math.inf,
+            ),
+        )
+        run = cli(
+            *migration_args(task_name, "--start-retry-wait", "60", "--count", "2", "--", "x"),
+            stderr=SignalOnRetryLine(),
+        )
+        assert run.exit_code == 143
+        assert writes(emu).count("RunTask") == 1
+        runner, _failed = family(emu, task_name)
+        assert [c.params["task"] for c in emu.calls_to("StopTask")] == [runner.task_arn]
+        warned = [e["event"] for e in run.events if e.get("signal")]
+        assert warned == ["signal received: stopping the task"]
+
+
+class SignalOnRetryLine(io.StringIO):
+    """stderr that sends this process SIGTERM when the retry line is written to it."""
+
+    def write(self, text: str) -> int:
+        if "could not start" in text:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().write(text)
 
 
 def run_and_kill(emu: Emulator, args: list[str], env: dict[str, str]) -> str:

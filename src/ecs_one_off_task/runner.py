@@ -39,7 +39,8 @@ from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.revisions import prune
 from ecs_one_off_task.running import StopWaiter, started_at
 from ecs_one_off_task.starting import Starter
-from ecs_one_off_task.tracking import Target, Tracker, target_of
+from ecs_one_off_task.targets import Target
+from ecs_one_off_task.tracking import Tracker, target_of
 
 log = structlog.get_logger("ecs_one_off_task")
 

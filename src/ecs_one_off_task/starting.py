@@ -6,7 +6,8 @@ or an image pull that timed out, a host or Spot capacity gone). Nothing ran, so 
 says the reason passes the task is started again, with the same revision, up to
 --start-retries times, after 10 s, 30 s, then 60 s (with jitter). The waits count against
 --timeout; a signal during one exits with nothing to stop. With --count only the tasks that
-failed to start are started again.
+failed to start are started again, while the others run (following: a restart joins the
+follow); when the starts run out, the others are stopped and the exit is 125.
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ from ecs_one_off_task.config import RunConfig, Timing
 from ecs_one_off_task.errors import GaveUpWaiting, RunTaskRefused, TaskNotRun
 from ecs_one_off_task.facts import StartFacts
 from ecs_one_off_task.flushing import flush_period
+from ecs_one_off_task.following import Restart
 from ecs_one_off_task.plan import Plan
 from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.startfail import StartFailure, run_task_failure, stopped_before_running
-from ecs_one_off_task.tracking import Followed, Target, Tracker
+from ecs_one_off_task.targets import Followed, Target
+from ecs_one_off_task.tracking import Tracker
 from ecs_one_off_task.watcher import Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
 
 BACKING_OFF_SAYS = "signal received: no task is running; exiting"
+STOPPING_SAYS = "signal received: stopping the task"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +71,14 @@ class Starter:
         self.task_definition_arn = task_definition_arn
         self.output_begins = output_begins
         self.jitter = jitter
-        self.attempt = 0
         self.failures: list[tuple[int, StartFailure]] = []
+        self._attempt_of: dict[str, int] = {}
+        """Which start of its place in the run each task is: 1, then 2 for its retry..."""
+        self._running: set[str] = set()
+        """The tasks started and not yet seen STOPPED."""
+        self._backing_off = 0
+        self._restarted: set[str] = set()
+        """The tasks that failed to start and were started again: not among the run's tasks."""
 
     @property
     def last_attempt(self) -> int:
@@ -77,97 +87,125 @@ class Starter:
 
     async def run(self, deadline: float | None) -> Started:
         """Start `--count` tasks and follow them, starting again what failed to start."""
-        pending = self.config.placement.count
-        kept: list[Followed] = []
-        output_began = False
+        targets = await self._first_start(deadline)
+        if not targets:  # a signal while waiting to start again: nothing runs
+            return Started(targets=(), followed=())
+        self.output_begins()
+        followed = await self.tracker.follow(
+            targets, deadline=deadline, after_stop=lambda t, s: self._after_stop(t, s, deadline)
+        )
+        kept = [f for f in followed if f.target.task_arn not in self._restarted]
+        return Started(targets=tuple(f.target for f in kept), followed=tuple(kept))
+
+    async def _first_start(self, deadline: float | None) -> list[Target]:
+        """RunTask of --count tasks, again while it places none for a passing reason."""
+        attempt = 1
         while True:
-            self.attempt += 1
             try:
-                targets = await self._start(pending)
+                return await self._start(self.config.placement.count, attempt)
             except RunTaskRefused as refused:
                 failure = run_task_failure(refused.reasons)
-                self._failed(failure)
+                self._failed(failure, attempt)
                 if not failure.retry or not self.config.start.retries:
                     raise
-                await self._again([failure], deadline, cause=refused)
+                with self.interrupt.phase():
+                    await self._back_off([failure], attempt, deadline, cause=refused)
                 if self.interrupt.received:
-                    return _started(kept)
-                continue
-            if not output_began:
-                self.output_begins()
-                output_began = True
-            followed = await self.tracker.follow(targets, deadline=deadline)
-            if self.interrupt.received:
-                return _started([*kept, *followed])
-            retry = self._to_start_again(followed)
-            if not retry or not self.config.start.retries:
-                # As without retries: the exit code says why the task did not run.
-                return _started([*kept, *followed])
-            again = {f.task_arn for f in retry}
-            kept += [f for f in followed if f.target.task_arn not in again]
-            # The tasks started again are in the attempts, not among the run's tasks.
-            self.facts.tasks = [t for t in self.facts.tasks if t.task_arn not in again]
-            await self._again(retry, deadline)
-            if self.interrupt.received:
-                return _started(kept)
-            pending = len(retry)
+                    return []
+                attempt += 1
 
-    def _to_start_again(self, followed: Sequence[Followed]) -> list[StartFailure]:
-        """Note each task that stopped before running; the ones to start again."""
-        retry: list[StartFailure] = []
-        for item in followed:
-            if not isinstance(item.ending, Stopped):
-                continue
-            failure = stopped_before_running(item.ending.task, item.target.container)
-            if failure is not None:
-                self._failed(failure)
-                if failure.retry:
-                    retry.append(failure)
-        return retry
+    def _after_stop(
+        self, target: Target, stopped: Stopped, deadline: float | None
+    ) -> Restart | None:
+        """A task was seen STOPPED: how to start it again when it stopped before running."""
+        self._running.discard(target.task_arn)
+        self._say_on_signal()
+        failure = stopped_before_running(stopped.task, target.container)
+        if failure is None:
+            return None
+        attempt = self._attempt_of[target.task_arn]
+        self._failed(failure, attempt)
+        if not failure.retry or not self.config.start.retries:
+            # As without retries: the exit code says why the task did not run.
+            return None
+        self._restarted.add(target.task_arn)
+        # The tasks started again are in the attempts, not among the run's tasks.
+        self.facts.tasks = [t for t in self.facts.tasks if t.task_arn != target.task_arn]
+        return lambda: self._start_again(failure, attempt, deadline)
 
-    async def _again(
+    async def _start_again(
+        self, failure: StartFailure, attempt: int, deadline: float | None
+    ) -> Target:
+        """Wait, then start one task in place of the one that failed to start.
+
+        Runs while the run's other tasks go on; a signal or the watch ending cancels it.
+        """
+        cause: BaseException | None = None
+        while True:
+            await self._back_off([failure], attempt, deadline, cause=cause)
+            attempt += 1
+            try:
+                [target] = await self._start(1, attempt)
+            except RunTaskRefused as refused:
+                failure, cause = run_task_failure(refused.reasons), refused
+                self._failed(failure, attempt)
+                if not failure.retry:
+                    raise
+                continue
+            return target
+
+    async def _back_off(
         self,
         failures: Sequence[StartFailure],
+        attempt: int,
         deadline: float | None,
         *,
         cause: BaseException | None = None,
     ) -> None:
-        """Wait before the next start.
+        """Wait before start `attempt + 1`.
 
         TaskNotRun when no start is left, GaveUpWaiting when --timeout would pass first.
         """
-        if self.attempt >= self.last_attempt:
-            raise TaskNotRun(self._exhausted()) from cause
-        wait = self.config.start.wait_before(self.attempt + 1, self.jitter())
+        if attempt >= self.last_attempt:
+            raise TaskNotRun(self._exhausted(attempt)) from cause
+        wait = self.config.start.wait_before(attempt + 1, self.jitter())
         if deadline is not None and self.clock() + wait >= deadline:
+            running = "the others are stopped" if self._running else "nothing is running"
             raise GaveUpWaiting(
-                f"--timeout would pass before starting again; nothing is running: {self._tried()}"
+                f"--timeout would pass before starting again; {running}: {self._tried()}"
             ) from cause
         for failure in failures:
             what = "RunTask" if failure.task_arn is None else f"task {_short(failure.task_arn)}"
             log.warning(
                 f"{what} could not start: {failure.reason}; starting again in"
-                f" {_seconds(wait)} (attempt {self.attempt + 1} of {self.last_attempt})",
+                f" {_seconds(wait)} (attempt {attempt + 1} of {self.last_attempt})",
                 said={
                     "task_arn": failure.task_arn,
                     "stop_code": failure.stop_code,
                     "reason": failure.reason,
                     "wait_seconds": round(wait, 3),
-                    "attempt": self.attempt + 1,
+                    "attempt": attempt + 1,
                     "attempts": self.last_attempt,
                 },
             )
-        says = self.interrupt.first_says
-        self.interrupt.first_says = BACKING_OFF_SAYS
-        with self.interrupt.phase():
+        self._backing_off += 1
+        self._say_on_signal()
+        try:
             await self.tracker.sleep(wait)
-        self.interrupt.first_says = says
+        finally:
+            self._backing_off -= 1
+            self._say_on_signal()
 
-    def _failed(self, failure: StartFailure) -> None:
-        self.failures.append((self.attempt, failure))
+    def _say_on_signal(self) -> None:
+        """What a first signal says: while only waiting to start again, nothing is stopped."""
+        idle = self._backing_off and not self._running
+        self.interrupt.first_says = BACKING_OFF_SAYS if idle else STOPPING_SAYS
+
+    def _failed(self, failure: StartFailure, attempt: int) -> None:
+        self.failures.append((attempt, failure))
         if failure.task_arn is None:
             self.facts.starts.append(
-                StartFacts(attempt=self.attempt, task_arn=None, reason=failure.reason)
+                StartFacts(attempt=attempt, task_arn=None, reason=failure.reason)
             )
             return
         for start in self.facts.starts:
@@ -181,11 +219,10 @@ class Starter:
             for n, f in self.failures
         )
 
-    def _exhausted(self) -> str:
-        starts = self.attempt
+    def _exhausted(self, starts: int) -> str:
         return f"the task could not start in {starts} attempt{'s' * (starts > 1)}: {self._tried()}"
 
-    async def _start(self, count: int) -> list[Target]:
+    async def _start(self, count: int, attempt: int) -> list[Target]:
         """One RunTask of `count` tasks; RunTaskRefused when it placed none or fewer."""
         request = {**self.plan.run_task_request(self.task_definition_arn), "count": count}
         started = self.clock()
@@ -203,7 +240,7 @@ class Starter:
                 label=target.label,
                 started_as=(str(status), answered_at) if status else None,
             )
-            self.facts.starts.append(StartFacts(attempt=self.attempt, task_arn=target.task_arn))
+            self.facts.starts.append(StartFacts(attempt=attempt, task_arn=target.task_arn))
         if answer.failures:
             # Fewer tasks than asked: the run is not what was asked for. None has run yet.
             for target in targets:
@@ -217,10 +254,14 @@ class Starter:
                 f"RunTask started {len(targets)} of {count} tasks: {'; '.join(answer.failures)}",
                 tuple(reason.split(" (", 1)[0] for reason in answer.failures),
             )
-        self._say_started(targets, took)
+        for target in targets:
+            self._attempt_of[target.task_arn] = attempt
+            self._running.add(target.task_arn)
+        self._say_on_signal()
+        self._say_started(targets, took, attempt)
         return targets
 
-    def _say_started(self, targets: Sequence[Target], took: float) -> None:
+    def _say_started(self, targets: Sequence[Target], took: float, attempt: int) -> None:
         spec, launch = self.config.task, self.plan.launch
         ids = ", ".join(t.task_id for t in targets)
         several = len(targets) > 1
@@ -236,7 +277,7 @@ class Starter:
                 # The end lines name them, with links.
                 "task_arn": [t.task_arn for t in targets] if several else targets[0].task_arn,
                 "log_group": spec.log_group,
-                "attempt": self.attempt,
+                "attempt": attempt,
             },
             **({"from_service": list(launch.from_service)} if launch.from_service else {}),
             log_stream=[t.log_stream for t in targets] if several else targets[0].log_stream,
@@ -263,10 +304,6 @@ class Starter:
                 )
             )
         return targets
-
-
-def _started(followed: Sequence[Followed]) -> Started:
-    return Started(targets=tuple(f.target for f in followed), followed=tuple(followed))
 
 
 def _short(task_arn: str) -> str:

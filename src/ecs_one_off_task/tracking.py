@@ -1,18 +1,18 @@
 """Watch, follow and drain: the one path every followed task takes, started here or attached to.
 
 For each task a StatusWatcher polls DescribeTasks and a LogFollower reads its log stream, all in
-one anyio task group. A task seen STOPPED has its follower drain: read until the stream has been
-quiet for the drain grace counted from stoppedAt. When --max-attempts status checks run out the
-watch ends and the tasks are left running (watchend). When --timeout passes,
+one anyio task group (following). A task seen STOPPED has its follower drain: read until the
+stream has been quiet for the drain grace counted from stoppedAt. When --max-attempts status
+checks run out the watch ends and the tasks are left running (watchend). When --timeout passes,
 or on a signal while this command owns the tasks, every task not yet STOPPED gets StopTask from
 a shielded scope, is watched until STOPPED, and is drained too: the shutdown's lines are shown.
 Whatever goes wrong after that point, a task this command owns is never left running unseen.
+The tracker makes each task's parts (follower, watcher, pulse) and says how the run ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -30,64 +30,21 @@ from ecs_one_off_task.errors import (
     UsageError,
 )
 from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
-from ecs_one_off_task.flushgrid import DEFAULT_FLUSH_PERIOD
 from ecs_one_off_task.flushing import definition_flush_period
 from ecs_one_off_task.follower import LogFollower, LogPace, LogPage, WritePage
+from ecs_one_off_task.following import AfterStop, Following
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.outcome import TaskEnd, run_exit_code, task_end, to_monotonic
 from ecs_one_off_task.output import timestamped
 from ecs_one_off_task.pulse import Budget, Pulse
 from ecs_one_off_task.report import format_duration
 from ecs_one_off_task.stopping import TaskStopper
+from ecs_one_off_task.targets import Followed, Target
 from ecs_one_off_task.taskdef import log_stream_of
 from ecs_one_off_task.watchend import leave_running
 from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
-
-# However quiet the stream, draining never outlasts this (AWS unreachable during the drain).
-DRAIN_LIMIT = 60.0
-# After StopTask: how long to wait for STOPPED (ECS's default stopTimeout is 30 s), and how
-# often to look.
-STOP_WAIT = 45.0
-STOP_POLL_INTERVAL = 2.0
-
-Ending = Stopped | GaveUp | None
-"""How watching one task ended; None when a signal cut it short."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Target:
-    """One task to watch and follow, and where its container writes."""
-
-    task_arn: str
-    container: str
-    """The container whose exit code counts (the one-off container, never a sidecar)."""
-    log_group: str
-    log_stream: str
-    label: str = ""
-    """Put before each of its lines on stdout: several tasks share one stdout."""
-    start_time: int | None = None
-    """Read events from this time (ms since the epoch) instead of from the head."""
-    flush_period: float = DEFAULT_FLUSH_PERIOD
-    """The awslogs driver's flush period of the container (awslogs-force-flush-interval-seconds)."""
-    described: Mapping[str, Any] | None = field(default=None, compare=False)
-    """The task's description already in hand (an attached task's lookup): the watcher's
-    first answer instead of a DescribeTasks call, so a task found STOPPED drains at once."""
-
-    @property
-    def task_id(self) -> str:
-        """The last part of the task ARN."""
-        return self.task_arn.rsplit("/", 1)[-1]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Followed:
-    """What following one task came to."""
-
-    target: Target
-    ending: Ending
-    lines: int
 
 
 async def target_of(
@@ -170,25 +127,36 @@ class Tracker:
         )
         self._seen_stopped: set[str] = set()
 
-    async def follow(self, targets: Sequence[Target], *, deadline: float | None) -> list[Followed]:
-        """Watch and follow every target until drained; `deadline` is on `clock`."""
-        for target in targets:
-            self.facts.track(
-                task_arn=target.task_arn, log_stream=target.log_stream, label=target.label
-            )
-            if target.described is not None:
-                self._board.know(target.task_arn, target.described)
-        self._board.watch(t.task_arn for t in targets)
+    async def follow(
+        self,
+        targets: Sequence[Target],
+        *,
+        deadline: float | None,
+        after_stop: AfterStop | None = None,
+    ) -> list[Followed]:
+        """Watch and follow every target until drained; `deadline` is on `clock`.
+
+        `after_stop` may start a task that stopped before running again (see following).
+        """
+        following = Following(
+            self,
+            list(targets),
+            deadline=deadline,
+            owns_tasks=self.owns_tasks,
+            after_stop=after_stop,
+        )
         try:
-            return await self._follow(targets, deadline)
+            followed = await following.run()
         except anyio.get_cancelled_exc_class():
             # A second signal quits at once, but never with an owned task left running.
             if self.owns_tasks:
-                await self._stop_each(targets, "ecs-one-off-task: interrupted by a signal")
+                await self._stop_each(
+                    following.targets, "ecs-one-off-task: interrupted by a signal"
+                )
             raise
         except Exception as error:
             cause = _first_error(error)
-            for target in targets:
+            for target in following.targets:
                 log.error(
                     "lost track of the task",
                     error=str(cause),
@@ -197,10 +165,13 @@ class Tracker:
                     log_stream=target.log_stream,
                 )
             if self.owns_tasks:
-                await self._stop_each(targets, "ecs-one-off-task lost track of the task")
+                await self._stop_each(following.targets, "ecs-one-off-task lost track of the task")
             if isinstance(cause, OneOffTaskError):
                 raise cause from error
             raise AwsError(f"lost track of task {targets[0].task_arn}: {cause}") from error
+        if following.failure is not None:
+            raise following.failure
+        return followed
 
     def exit_code(self, followed: Sequence[Followed]) -> int:
         """A signal's code, 124 after giving up, else the first failing container's, or 0.
@@ -241,97 +212,6 @@ class Tracker:
         """StopTask (once per task), shielded from cancellation, bounded; see TaskStopper."""
         await self._stopper.stop(task_arn, reason)
 
-    # -- the path ----------------------------------------------------------------------------
-
-    async def _follow(self, targets: Sequence[Target], deadline: float | None) -> list[Followed]:
-        followers = [self._follower(target) for target in targets]
-        endings: list[Ending] = [None] * len(targets)
-        drain = anyio.CancelScope()
-
-        async def follow_all() -> None:
-            with drain:
-                async with anyio.create_task_group() as reading:
-                    for follower in followers:
-                        reading.start_soon(follower.run)
-
-        async def watch(index: int, watching: anyio.abc.TaskGroup) -> None:
-            ending = await self._watcher(targets[index], followers[index], deadline).run()
-            endings[index] = ending
-            if isinstance(ending, Stopped):
-                self._begin_drain(targets[index], followers[index], ending)
-            else:
-                watching.cancel_scope.cancel()  # giving up on one task gives up on all
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(follow_all)
-            with self.interrupt.phase():
-                async with anyio.create_task_group() as pulsing:
-                    pulsing.start_soon(self._pulse(deadline).run)
-                    async with anyio.create_task_group() as watching:
-                        for index in range(len(targets)):
-                            watching.start_soon(watch, index, watching)
-                    pulsing.cancel_scope.cancel()
-            watch_ended = any(isinstance(e, GaveUp) and e.task_goes_on for e in endings)
-            if (self.interrupt.received and not self.owns_tasks) or watch_ended:
-                group.cancel_scope.cancel()
-                return [
-                    Followed(target=t, ending=e, lines=f.lines)
-                    for t, e, f in zip(targets, endings, followers, strict=True)
-                ]
-            await self._stop_the_rest(targets, followers, endings)
-            drain.deadline = anyio.current_time() + self.timing.drain_grace + DRAIN_LIMIT
-            if not self.interrupt.received:
-                # A first signal while draining ends the drain: the tasks are stopped already.
-                self.interrupt.track(drain)
-
-        if drain.cancelled_caught:
-            log.warning(
-                "stopped reading the logs before the stream was quiet",
-                log_stream=[t.log_stream for t in targets],
-            )
-        return [
-            Followed(target=t, ending=e, lines=f.lines)
-            for t, e, f in zip(targets, endings, followers, strict=True)
-        ]
-
-    async def _stop_the_rest(
-        self, targets: Sequence[Target], followers: Sequence[LogFollower], endings: list[Ending]
-    ) -> None:
-        """StopTask each task not seen STOPPED, watch it until STOPPED, then let it drain."""
-        left = [i for i, ending in enumerate(endings) if not isinstance(ending, Stopped)]
-        if not left:
-            return
-        gave_up = next((e for e in endings if isinstance(e, GaveUp)), None)
-        why = gave_up.why if gave_up is not None else "interrupted by a signal"
-        for i in left:
-            log.warning("stopping the task", reason=why, task_arn=targets[i].task_arn)
-        async with anyio.create_task_group() as stopping:
-            for i in left:
-                stopping.start_soon(self.stop, targets[i].task_arn, f"ecs-one-off-task: {why}")
-        log.info("waiting for the task to stop", at_most_seconds=STOP_WAIT)
-        after_stop: list[Ending] = [None] * len(targets)
-
-        async def await_stop(i: int) -> None:
-            after_stop[i] = await self._watcher(
-                targets[i],
-                followers[i],
-                self.clock() + STOP_WAIT,
-                poll_interval=min(self.timing.poll_interval, STOP_POLL_INTERVAL),
-            ).run()
-
-        # A first signal (when the wait follows a timeout) or a second one ends the wait early.
-        with self.interrupt.phase() if not self.interrupt.received else anyio.CancelScope():
-            async with anyio.create_task_group() as waiting:
-                for i in left:
-                    waiting.start_soon(await_stop, i)
-        for i in left:
-            stopped = after_stop[i]
-            if isinstance(stopped, Stopped):
-                self._begin_drain(targets[i], followers[i], stopped)
-            else:
-                log.warning("task not STOPPED yet: reading the last lines anyway")
-                followers[i].task_stopped(at=self.clock(), grace=self.timing.drain_grace)
-
     async def _stop_each(self, targets: Sequence[Target], reason: str) -> None:
         for target in targets:
             if target.task_arn not in self._seen_stopped:
@@ -339,7 +219,8 @@ class Tracker:
 
     # -- the parts ---------------------------------------------------------------------------
 
-    def _pulse(self, deadline: float | None) -> Pulse:
+    def pulse(self, deadline: float | None) -> Pulse:
+        """Heartbeats on silence and the warning before the budget runs out."""
         return Pulse(
             facts=self.facts,
             every=self.heartbeat,
@@ -349,7 +230,13 @@ class Tracker:
             sleep=self.sleep,
         )
 
-    def _follower(self, target: Target) -> LogFollower:
+    def prepare(self, target: Target) -> LogFollower:
+        """Note the task as followed (facts, the board); its log follower."""
+        self.facts.track(task_arn=target.task_arn, log_stream=target.log_stream, label=target.label)
+        if target.described is not None:
+            self._board.know(target.task_arn, target.described)
+        self._board.watch([target.task_arn])
+
         async def fetch(token: str | None) -> LogPage | None:
             page = await self.aws.get_log_events(
                 group=target.log_group,
@@ -387,7 +274,7 @@ class Tracker:
             wall_clock=self.wall_clock,
         )
 
-    def _watcher(
+    def watcher(
         self,
         target: Target,
         follower: LogFollower,
@@ -395,6 +282,8 @@ class Tracker:
         *,
         poll_interval: float | None = None,
     ) -> StatusWatcher:
+        """The task's status watcher; after StopTask (`poll_interval` given) it has no budget."""
+
         async def describe() -> Mapping[str, Any] | None:
             return await self._board.describe(target.task_arn)
 
@@ -415,7 +304,7 @@ class Tracker:
             sleep=self.sleep,
         )
 
-    def _begin_drain(self, target: Target, follower: LogFollower, stopped: Stopped) -> None:
+    def begin_drain(self, target: Target, follower: LogFollower, stopped: Stopped) -> None:
         """Tell the follower to finish once the stream is quiet after the stop."""
         self._seen_stopped.add(target.task_arn)
         end = task_end(stopped.task, target.container)
