@@ -66,6 +66,27 @@ def test_steady_bursts_and_a_silent_stretch_every_line_once_few_calls(
     assert len(calls) <= periods + 6
 
 
+def test_no_read_before_the_container_starts(
+    emu: Emulator, cli: Cli, task_name: str, driven: Callable[[float], None]
+) -> None:
+    """Read in step with the driver: while the task is PROVISIONING and PENDING (there is no
+    stream yet) no GetLogEvents is made; every line is printed once and in order."""
+    driven(1.0)
+    lines = lines_every(6, 0.2, start=0.1, fmt="line {i}")
+    emu.script(task_name, Timeline(provisioning=0.6, pending=0.6, lines=lines, runs_for=1.3))
+    run = cli(*args(task_name, "--drain-grace", "1.5"))
+    assert run.exit_code == 0
+    assert run.lines == [line.message for line in lines]
+    record = emu.task_record(run.event_with("task_arn")["task_arn"])
+    running = record.reached("RUNNING")
+    assert running is not None
+    reads = [
+        c.at for c in emu.calls_to("GetLogEvents") if c.params["logStreamName"] == record.log_stream
+    ]
+    assert reads
+    assert min(reads) > running.monotonic
+
+
 def test_flush_interval_is_in_the_ec2_revision_and_the_revision_is_reused(
     emu: Emulator, cli: Cli, task_name: str, driven: Callable[[float], None]
 ) -> None:

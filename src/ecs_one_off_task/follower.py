@@ -30,6 +30,9 @@ from ecs_one_off_task.pacing import (
     retry_delay,
 )
 
+BEFORE_THE_CONTAINER = frozenset({None, "PROVISIONING", "PENDING"})
+"""Statuses of a task whose container has not started: no log stream yet."""
+
 
 @dataclass(frozen=True, slots=True)
 class LogPage:
@@ -155,8 +158,10 @@ class LogFollower:
         self.grid = FlushGrid(flush_period) if flush_period is not None else None
         self._probe_at: float | None = None
         self._missing_at: float | None = None
-        self._status: str | None = None
         """Wall time of the last read that found no stream."""
+        self._status: str | None = None
+        self._may_have_lines = anyio.Event()
+        """Set once the task is past PENDING or stopped: its container may have written."""
         self.lines = 0
         self.stream_found = False
 
@@ -170,36 +175,43 @@ class LogFollower:
         self._active_since = self._clock()
         if task is not None:
             self._status = task.get("lastStatus")
+        if self._status not in BEFORE_THE_CONTAINER or self._stop_at is not None:
+            self._may_have_lines.set()
         started = None if task is None else started_at_of(task)
         if self.grid is not None and started is not None:
             if self.grid.anchor is None:
-                # One read --log-interval from now says whether lines arrive off the grid.
-                self._probe_at = self._clock() + self._pace.floor
+                # One read --log-interval after the start (or at once, when the poll saw the
+                # start later) says whether lines arrive off the grid.
+                after_start = started + self._pace.floor - self._wall()
+                self._probe_at = self._clock() + max(0.0, after_start)
             self.grid.started(started)
         if self._nap is not None and not self._pace.slowed and not self._keeps_napping(task):
             self._nap.cancel()
 
     async def _before_first_read(self) -> None:
-        """Reading in step: wait for the status poll's first answer (it comes at once).
+        """Reading in step: no read before the task is RUNNING, and none before the probe.
 
-        A task just started is PROVISIONING, and its stream appears when it is RUNNING: the
-        first read then comes --log-interval later instead of at once.
+        The driver creates the stream as the container starts: while the status poll says
+        PROVISIONING or PENDING there is nothing to read, and a read would only spend the
+        account's quota. The first read is the probe: --log-interval after startedAt, or at
+        once when the poll saw RUNNING later. A task seen STOPPED is read at once (it may have
+        run between two polls).
         """
-        if self.grid is not None and self._status in {None, "PROVISIONING", "PENDING"}:
-            await self._nap_for(self._pace.floor)
+        if self.grid is None:
+            return
+        await self._may_have_lines.wait()
+        if self._probe_at is not None and self._stop_at is None:
+            await self._nap_for(self._probe_at - self._clock())
 
     def _keeps_napping(self, task: Mapping[str, Any] | None) -> bool:
         """Whether a status change brings no line sooner, reading in step with the driver.
 
-        Before RUNNING there is no stream yet; once the reads wait for the flushes, no status
-        but STOPPED makes one come earlier.
+        Once the reads wait for the flushes (or for the probe after the start), no status but
+        STOPPED makes one come earlier.
         """
         if self.grid is None or task is None:
             return False
-        status = task.get("lastStatus")
-        if status in {"PROVISIONING", "PENDING"} and not self.stream_found:
-            return True
-        return self.in_step and status != "STOPPED"
+        return (self.in_step or self._probe_at is not None) and task.get("lastStatus") != "STOPPED"
 
     @property
     def in_step(self) -> bool:
@@ -261,12 +273,25 @@ class LogFollower:
                 continue
             caught_up_once = True
             if self._stop_at is None:
-                await self._nap_for(self._caught_up_wait())
+                await self._wait_caught_up()
                 continue
             wait = self._drain_wait(started, last_new_line)
             if wait is None:
                 return
             await self._nap_for(wait)
+
+    async def _wait_caught_up(self) -> None:
+        """Wait until the next read while the task runs.
+
+        Reading in step, a stop seen meanwhile is read once the exit flush has surely landed,
+        not at once.
+        """
+        await self._nap_for(self._caught_up_wait())
+        if self._stop_at is not None and self.in_step:
+            assert self._stop_seen_at is not None  # noqa: S101 - set together
+            # Never later than the end of the grace (a --drain-grace under that second).
+            end = max(self._stop_at + self._grace, self._stop_seen_at)
+            await self._nap_for(min(self._exit_flush_read(), end) - self._clock())
 
     def _throttled_wait(self) -> float:
         """Until a throttled call is tried again: the current pace, not sooner.
@@ -320,19 +345,24 @@ class LogFollower:
         return wait
 
     def _drain_in_step_wait(self, started: float, deadline: float) -> float:
-        """Read once at STOPPED, then when the exit flush can still land, then at the deadline.
+        """Read once the exit flush has surely landed, then at the deadline.
 
         The driver's last flush comes at the container's exit, at the latest about a second
         after ECS reports STOPPED: reading every --log-interval until the deadline finds
-        nothing the read just after that second does not.
+        nothing the read just after that second does not. A stop seen before that second is
+        read then, not at once (one read fewer when the crowd's runs all drain together).
         """
-        assert self._stop_at is not None  # noqa: S101 - draining
-        exit_flush_read = self._stop_at + EXIT_FLUSH_LATE + READ_MARGIN
+        exit_flush_read = self._exit_flush_read()
         at = exit_flush_read if started < exit_flush_read < deadline else deadline
         wait = at - self._clock()
         if self._pace.slowed:
             wait = max(wait, self._pace.wait())
         return max(0.0, wait)
+
+    def _exit_flush_read(self) -> float:
+        """Just after the latest the driver's last flush (at the container's exit) can land."""
+        assert self._stop_at is not None  # noqa: S101 - draining
+        return self._stop_at + EXIT_FLUSH_LATE + READ_MARGIN
 
     def _caught_up_wait(self) -> float:
         """The pace's wait, or the idle slow-down's when the task has been silent long enough.

@@ -294,6 +294,11 @@ class Tracker:
             follower.wake(task)
 
         after_stop = poll_interval is not None
+        # Reading in step, the follower waits for RUNNING: see the start sooner than a check.
+        timing = self.timing
+        early = (
+            timing.read_in_step and not after_stop and timing.log_interval < timing.poll_interval
+        )
         return StatusWatcher(
             describe=describe,
             on_status=on_status,
@@ -302,6 +307,7 @@ class Tracker:
             deadline=deadline,
             clock=self.clock,
             sleep=self.sleep,
+            early_interval=timing.log_interval if early else None,
         )
 
     def begin_drain(self, target: Target, follower: LogFollower, stopped: Stopped) -> None:

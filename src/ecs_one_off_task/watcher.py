@@ -28,6 +28,13 @@ _WAITING_FOR = {
 # grace is counted from the task's stoppedAt anyway.
 WATCH_CEILING = 30.0
 
+# While a task's container has not started, its status is looked at every --log-interval for
+# this long after the watch began (reading in step, the log follower waits for RUNNING and its
+# startedAt): most EC2 tasks start within it. These looks are not status checks of
+# --max-attempts: the budget's checks come on their usual schedule.
+EARLY_WINDOW = 10.0
+BEFORE_THE_CONTAINER = frozenset({None, "PROVISIONING", "PENDING"})
+
 # Reads the task; None while ECS does not show it yet.
 DescribeTask = Callable[[], Awaitable[Mapping[str, Any] | None]]
 OnStatus = Callable[[str, Mapping[str, Any]], None]
@@ -71,11 +78,13 @@ class StatusWatcher:
         sleep: Callable[[float], Awaitable[None]],
         pace: AdaptiveInterval | None = None,
         jitter: Callable[[], float] = random.random,
+        early_interval: float | None = None,
     ) -> None:
         """Set up a watcher; nothing is called before `run`.
 
         `pace` may be shared by the watchers of one process; without one the watcher makes its
-        own from `poll_interval` (which is ignored when it is given).
+        own from `poll_interval` (which is ignored when it is given). `early_interval`: look
+        this often, besides the checks, while the container has not started (EARLY_WINDOW).
         """
         self._describe = describe
         self._on_status = on_status
@@ -89,6 +98,7 @@ class StatusWatcher:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
+        self._early_interval = early_interval
         self.attempts = 0
         self._outage = Outage("task status")
         self._slowdown = Slowdown("task status checks (DescribeTasks)")
@@ -96,11 +106,14 @@ class StatusWatcher:
     async def run(self) -> Stopped | GaveUp:
         """Watch until STOPPED or until attempts or time run out."""
         last_status: str | None = None
-        since = self._clock()
+        since = began = check_at = self._clock()
         noticed = False
         while True:
             started = self._clock()
-            task = await self._poll()
+            check = started >= check_at
+            task = await self._poll(check=check)
+            if check:
+                check_at = started + self._pace.wait(self._jitter())
             if task is not None:
                 status = str(task.get("lastStatus", "UNKNOWN"))
                 if status != last_status:
@@ -125,11 +138,14 @@ class StatusWatcher:
                     why=f"task not STOPPED after {self.attempts} status checks",
                     task_goes_on=True,
                 )
-            await self._sleep_until_next_poll(started)
+            await self._sleep_until(self._next_look(started, check_at, began, last_status))
 
-    async def _poll(self) -> Mapping[str, Any] | None:
-        """One DescribeTasks; a failure AWS may recover from counts as an attempt, no more."""
-        self.attempts += 1
+    async def _poll(self, *, check: bool = True) -> Mapping[str, Any] | None:
+        """One DescribeTasks; a failure AWS may recover from counts as an attempt, no more.
+
+        `check` False: an early look, not one of the --max-attempts checks.
+        """
+        self.attempts += check
         try:
             task = await self._describe()
         except Throttled as error:
@@ -144,8 +160,16 @@ class StatusWatcher:
             self._slowdown.normal(self._pace.interval)
         return task
 
-    async def _sleep_until_next_poll(self, started: float) -> None:
-        wait = started + self._pace.wait(self._jitter()) - self._clock()
+    def _next_look(self, last: float, check_at: float, began: float, status: str | None) -> float:
+        """The next check, or an early look before it while the container has not started."""
+        early = self._early_interval
+        if early is None or status not in BEFORE_THE_CONTAINER:
+            return check_at
+        look_at = last + early
+        return look_at if look_at < min(check_at, began + EARLY_WINDOW) else check_at
+
+    async def _sleep_until(self, at: float) -> None:
+        wait = at - self._clock()
         if self._deadline is not None:
             wait = min(wait, self._deadline - self._clock())
         if wait > 0:

@@ -72,16 +72,40 @@ def messages(events: Sequence[tuple[float, str]]) -> list[str]:
 
 
 async def test_reads_come_just_after_each_flush_and_the_drain_after_the_exit_flush() -> None:
-    """One read at RUNNING, one --log-interval later (nothing arrived off the grid), then one
+    """The first read --log-interval after RUNNING (nothing arrived off the grid), then one
     just after each flush, the grid corrected by the first flush's ingestion time (tick + 0.1);
-    the drain reads at STOPPED, when the exit flush can still land (1 s + margin after), and at
-    the end of the grace: 8 calls for 17 s of a task instead of about 23."""
+    the drain reads once the exit flush has surely landed (1 s + margin after STOPPED, not at
+    once) and at the end of the grace: 6 calls for 17 s of a task instead of about 23."""
     clock = VirtualClock(START)
     events = flushed(5.0, 3)
     stream = FakeStream(clock, events)
     follower, printed = make(stream)
     await follow(follower, clock, stop_at=START + 17)
-    assert starts(stream) == [1000.0, 1001.0, 1005.4, 1010.5, 1015.5, 1017.0, 1018.4, 1022.0]
+    assert starts(stream) == [1001.0, 1005.4, 1010.5, 1015.5, 1018.4, 1022.0]
+    assert printed == messages(events)
+
+
+async def test_a_drain_grace_shorter_than_the_exit_flush_second_is_kept() -> None:
+    """--drain-grace 0.3: the stop seen at 1007 is read at the end of the grace (1007.3), not
+    1.4 s after STOPPED, and the follower is done then: a short grace is not made longer."""
+    clock = VirtualClock(START)
+    events = flushed(5.0, 1)
+    stream = FakeStream(clock, events)
+    follower, printed = make(stream)
+
+    async def stop_later() -> None:
+        await clock.sleep(7.0)
+        follower.task_stopped(at=START + 7, grace=0.3)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        group.start_soon(stop_later)
+        follower.wake({"lastStatus": "RUNNING", "startedAt": START})
+        await follower.run()
+        done_at = clock.now
+        group.cancel_scope.cancel()
+    assert starts(stream) == [1001.0, 1005.4, 1007.3]
+    assert done_at == 1007.3
     assert printed == messages(events)
 
 
@@ -94,7 +118,7 @@ async def test_lines_off_the_grid_are_read_at_the_usual_pace() -> None:
     follower, printed = make(stream)
     await follow(follower, clock, stop_at=START + 12)
     running = [at for at in starts(stream) if at <= START + 12]
-    assert running == [START + n for n in range(13)]
+    assert running == [START + n for n in range(1, 13)]
     assert not follower.in_step
     assert printed == messages(events)
 
@@ -109,11 +133,11 @@ async def test_a_full_page_reads_back_to_back_then_falls_back_until_flushes_fit(
     follower, printed = make(stream)
     await follow(follower, clock, stop_at=START + 29)
     calls = starts(stream)
-    assert calls[:5] == [1000.0, 1001.0, 1005.4, 1005.4, 1005.4]
+    assert calls[:4] == [1001.0, 1005.4, 1005.4, 1005.4]
     # Back to 1 s reads after the flood until the third fitting flush (1015.1) is read ...
-    assert calls[5:15] == [round(1006.4 + n, 3) for n in range(10)]
+    assert calls[4:14] == [round(1006.4 + n, 3) for n in range(10)]
     # ... then in step: just after the flushes at 1020.1 and 1025.1.
-    assert calls[15:17] == [1020.5, 1025.5]
+    assert calls[14:16] == [1020.5, 1025.5]
     assert printed == messages(events)
 
 
@@ -128,8 +152,8 @@ async def test_a_silent_stretch_keeps_the_grid_and_the_idle_slow_down() -> None:
     follower, printed = make(stream, period=1.0)
     await follow(follower, clock, stop_at=START + 70)
     calls = [at for at in starts(stream) if at < START + 70]
-    assert calls[:3] == [1000.0, 1001.0, 1001.4]
-    assert {round(at % 1.0, 3) for at in calls[3:]} == {0.5}
+    assert calls[:2] == [1001.0, 1001.4]
+    assert {round(at % 1.0, 3) for at in calls[2:]} == {0.5}
     assert len([at for at in calls if START + 31 <= at < START + 61]) == 11
     assert follower.in_step
     assert printed == ["first", "after a minute"]
@@ -146,32 +170,35 @@ async def test_a_throttled_read_moves_the_reads_by_a_random_part_of_the_period()
     follower, printed = make(stream, jitter=0.6)
     await follow(follower, clock, stop_at=START + 22)
     calls = starts(stream)
-    assert calls[:6] == [1000.0, 1001.0, 1005.4, 1010.5, 1011.812, 1016.4]
+    assert calls[:5] == [1001.0, 1005.4, 1010.5, 1011.812, 1016.4]
     assert stream.refused == [1010.5]
     assert printed == messages(events)
 
 
-async def test_the_stream_appearing_places_the_grid_before_the_status_poll_does() -> None:
-    """The status poll saw PROVISIONING and not yet RUNNING: no read at once (there is no
-    stream yet), then reads look for the stream every second; the read that finds it (the
-    driver creates it as the container starts) places the grid, one read --log-interval later
-    finds nothing off it, then the reads wait for the flushes (late by at most the second the
-    start is unsure by, until the first flush corrects them)."""
+async def test_no_read_before_the_status_poll_sees_the_container_start() -> None:
+    """The task is PROVISIONING, then PENDING: no read at all (there is no stream yet, and a
+    read would only spend the quota). The poll sees RUNNING at 1009, 6.5 s after startedAt:
+    the first read comes at once and finds the first flush (ingested at tick + 0.1), then the
+    reads come just after the next flushes, on the corrected grid."""
     clock = VirtualClock(START)
-    started = START + 2.5  # between the reads at 1002 and 1003
+    started = START + 2.5
     events = [(started + 5 * n + 0.1, f"flush {n}") for n in range(1, 4)]
     stream = FakeStream(clock, events, created_at=started)
     follower, printed = make(stream)
 
-    async def stop_later() -> None:
+    async def statuses() -> None:
+        follower.wake({"lastStatus": "PROVISIONING"})
+        await clock.sleep(3)
+        follower.wake({"lastStatus": "PENDING"})
+        await clock.sleep(START + 9 - clock.now)
+        follower.wake({"lastStatus": "RUNNING", "startedAt": started})
         await clock.sleep(START + 19 - clock.now)
         follower.task_stopped(at=START + 19, grace=5.0)
 
     async with anyio.create_task_group() as group:
         group.start_soon(clock.drive)
-        group.start_soon(stop_later)
-        follower.wake({"lastStatus": "PROVISIONING"})
+        group.start_soon(statuses)
         await follower.run()
         group.cancel_scope.cancel()
-    assert starts(stream)[:7] == [1001.0, 1002.0, 1003.0, 1004.0, 1008.4, 1013.0, 1018.0]
+    assert starts(stream)[:4] == [1009.0, 1013.0, 1018.0, 1020.4]
     assert printed == messages(events)

@@ -43,6 +43,7 @@ async def watch(
     max_attempts: int | None = 100,
     give_up_after: float | None = None,
     pace: AdaptiveInterval | None = None,
+    early_interval: float | None = None,
 ) -> tuple[Stopped | GaveUp, ScriptedTask, list[str]]:
     clock = VirtualClock()
     task = ScriptedTask(clock, [(1000.0 + at, answer) for at, answer in script])
@@ -57,6 +58,7 @@ async def watch(
         sleep=clock.sleep,
         pace=pace,
         jitter=lambda: 0.0,
+        early_interval=early_interval,
     )
     async with anyio.create_task_group() as group:
         group.start_soon(clock.drive)
@@ -81,6 +83,30 @@ async def test_each_change_of_status_is_reported_once() -> None:
     assert isinstance(outcome, Stopped)
     assert seen == ["PROVISIONING", "PENDING", "RUNNING", "STOPPED"]
     assert [at - 1000.0 for at in task.calls] == [0, 6, 12, 18, 24, 30, 36, 42]
+
+
+async def test_a_start_is_seen_within_a_second_and_the_early_looks_are_not_checks() -> None:
+    """With early looks every second, RUNNING (at 4.5 s) is seen at 5 s, not at the 6 s check;
+    then the checks keep their 6 s rhythm. Three checks of --max-attempts 3 end the watch: the
+    five early looks did not count."""
+    outcome, task, seen = await watch(
+        [(0, "PROVISIONING"), (2.5, "PENDING"), (4.5, "RUNNING")],
+        max_attempts=3,
+        early_interval=1.0,
+    )
+    assert seen == ["PROVISIONING", "PENDING", "RUNNING"]
+    assert [at - 1000.0 for at in task.calls] == [0, 1, 2, 3, 4, 5, 6, 12]
+    assert outcome == GaveUp(why="task not STOPPED after 3 status checks", task_goes_on=True)
+
+
+async def test_early_looks_end_after_ten_seconds_of_a_slow_start() -> None:
+    """A task PROVISIONING for a minute (Fargate capacity, an ENI): a look every second for the
+    first ten seconds, then only the checks, 6 s apart."""
+    outcome, task, _ = await watch(
+        [(0, "PROVISIONING"), (60, "RUNNING"), (70, "STOPPED")], early_interval=1.0
+    )
+    assert isinstance(outcome, Stopped)
+    assert [at - 1000.0 for at in task.calls] == [*range(10), *range(12, 73, 6)]
 
 
 async def test_missing_right_after_run_task_is_not_the_end() -> None:
