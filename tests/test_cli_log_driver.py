@@ -87,6 +87,33 @@ def test_no_read_before_the_container_starts(
     assert min(reads) > running.monotonic
 
 
+def test_early_status_looks_come_at_most_once_a_second(
+    emu: Emulator, cli: Cli, task_name: str, driven: Callable[[float], None]
+) -> None:
+    """--log-interval 0.2 with status checks every 4 s: while the task is PROVISIONING and
+    PENDING (2.5 s) DescribeTasks looks once a second, not every 0.2 s, and not only at the
+    4 s check: the look that sees RUNNING comes before it."""
+    driven(1.0)
+    emu.script(
+        task_name,
+        Timeline(provisioning=1.5, pending=1.0, lines=(LogLine(0.1, "ran"),), runs_for=0.5),
+    )
+    run = cli(
+        "--task-name", task_name, "--from-task", "myapp", "--cluster", "myEcsCluster",
+        "--image", "myapp:v2", "--poll-interval", "4", "--log-interval", "0.2",
+        "--drain-grace", "1.5", "--", "rake", "db:migrate",
+    )  # fmt: skip
+    assert run.exit_code == 0
+    assert run.lines == ["ran"]
+    record = emu.task_record(run.event_with("task_arn")["task_arn"])
+    running = record.reached("RUNNING")
+    assert running is not None
+    [run_task] = emu.calls_to("RunTask")
+    looks = [c.at for c in emu.calls_to("DescribeTasks") if c.at > run_task.at]
+    assert 2 <= len([at for at in looks if at < running.monotonic]) <= 3
+    assert any(running.monotonic < at < run_task.at + 4 for at in looks)
+
+
 def test_flush_interval_is_in_the_ec2_revision_and_the_revision_is_reused(
     emu: Emulator, cli: Cli, task_name: str, driven: Callable[[float], None]
 ) -> None:

@@ -42,7 +42,7 @@ from ecs_one_off_task.stopping import TaskStopper
 from ecs_one_off_task.targets import Followed, Target
 from ecs_one_off_task.taskdef import log_stream_of
 from ecs_one_off_task.watchend import leave_running
-from ecs_one_off_task.watcher import GaveUp, StatusWatcher, Stopped
+from ecs_one_off_task.watcher import EARLY_LOOK_FLOOR, GaveUp, StatusWatcher, Stopped
 
 log = structlog.get_logger("ecs_one_off_task")
 
@@ -296,9 +296,8 @@ class Tracker:
         after_stop = poll_interval is not None
         # Reading in step, the follower waits for RUNNING: see the start sooner than a check.
         timing = self.timing
-        early = (
-            timing.read_in_step and not after_stop and timing.log_interval < timing.poll_interval
-        )
+        look = max(timing.log_interval, EARLY_LOOK_FLOOR)
+        early = timing.read_in_step and not after_stop and look < timing.poll_interval
         return StatusWatcher(
             describe=describe,
             on_status=on_status,
@@ -307,7 +306,7 @@ class Tracker:
             deadline=deadline,
             clock=self.clock,
             sleep=self.sleep,
-            early_interval=timing.log_interval if early else None,
+            early_interval=look if early else None,
         )
 
     def begin_drain(self, target: Target, follower: LogFollower, stopped: Stopped) -> None:

@@ -28,11 +28,13 @@ _WAITING_FOR = {
 # grace is counted from the task's stoppedAt anyway.
 WATCH_CEILING = 30.0
 
-# While a task's container has not started, its status is looked at every --log-interval for
-# this long after the watch began (reading in step, the log follower waits for RUNNING and its
-# startedAt): most EC2 tasks start within it. These looks are not status checks of
-# --max-attempts: the budget's checks come on their usual schedule.
+# While a task's container has not started, its status is looked at every --log-interval (not
+# more than once a second) for this long after the watch began (reading in step, the log
+# follower waits for RUNNING and its startedAt): most EC2 tasks start within it. These looks are
+# not status checks of --max-attempts: the budget's checks come on their usual schedule.
 EARLY_WINDOW = 10.0
+EARLY_LOOK_FLOOR = 1.0
+"""The early looks come at most once a second, however short --log-interval: nine at most."""
 BEFORE_THE_CONTAINER = frozenset({None, "PROVISIONING", "PENDING"})
 
 # Reads the task; None while ECS does not show it yet.
