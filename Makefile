@@ -16,8 +16,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m tests.emulator.demo
 
+# Worker processes for the suite, each with its own emulator: the CLI tests mostly wait on
+# scripted tasks, so three share two cores well.
+TEST_WORKERS ?= 3
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
