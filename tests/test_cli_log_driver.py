@@ -91,8 +91,8 @@ def test_early_status_looks_come_at_most_once_a_second(
     emu: Emulator, cli: Cli, task_name: str, driven: Callable[[float], None]
 ) -> None:
     """--log-interval 0.2 with status checks every 4 s: while the task is PROVISIONING and
-    PENDING (2.5 s) DescribeTasks looks once a second, not every 0.2 s, and not only at the
-    4 s check: the look that sees RUNNING comes before it."""
+    PENDING (2.5 s) DescribeTasks looks at most once a second, not every 0.2 s, and not only at
+    the 4 s check: a look sees RUNNING before it."""
     driven(1.0)
     emu.script(
         task_name,
@@ -110,7 +110,8 @@ def test_early_status_looks_come_at_most_once_a_second(
     assert running is not None
     [run_task] = emu.calls_to("RunTask")
     looks = [c.at for c in emu.calls_to("DescribeTasks") if c.at > run_task.at]
-    assert 2 <= len([at for at in looks if at < running.monotonic]) <= 3
+    # One a second at most: 2.5 s hold three (at 0, 1 and 2 s); every 0.2 s would be 13.
+    assert len([at for at in looks if at < running.monotonic]) <= 3
     assert any(running.monotonic < at < run_task.at + 4 for at in looks)
 
 

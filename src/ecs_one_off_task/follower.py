@@ -188,6 +188,13 @@ class LogFollower:
         if self._nap is not None and not self._pace.slowed and not self._keeps_napping(task):
             self._nap.cancel()
 
+    def status_unknown(self) -> None:
+        """The status poll failed (throttled, AWS unreachable): read without waiting for RUNNING.
+
+        Otherwise an outage of DescribeTasks alone would keep a running task's lines unread.
+        """
+        self._may_have_lines.set()
+
     async def _before_first_read(self) -> None:
         """Reading in step: no read before the task is RUNNING, and none before the probe.
 

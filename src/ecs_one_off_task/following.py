@@ -15,15 +15,17 @@ drained: the shutdown's lines are shown.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import structlog
 
 from ecs_one_off_task.config import Timing
-from ecs_one_off_task.errors import OneOffTaskError
+from ecs_one_off_task.errors import GaveUpWaiting, OneOffTaskError
 from ecs_one_off_task.follower import LogFollower
 from ecs_one_off_task.interrupt import Interrupt
 from ecs_one_off_task.pulse import Pulse
@@ -63,8 +65,12 @@ class Parts(Protocol):
         deadline: float | None,
         *,
         poll_interval: float | None = None,
+        checks: int | None = None,
     ) -> StatusWatcher:
-        """The task's status watcher, waking `follower` on each new status."""
+        """The task's status watcher, waking `follower` on each new status.
+
+        `checks`: --max-attempts for a task started during the follow (what is left).
+        """
 
     def pulse(self, deadline: float | None) -> Pulse:
         """Heartbeats and the warning before the budget runs out."""
@@ -98,6 +104,7 @@ class Following:
         self.endings: list[Ending] = []
         self.failure: OneOffTaskError | None = None
         """Why a restart could not start a task: the follow's error, raised by the tracker."""
+        self._began = parts.clock()
         self._reading: anyio.abc.TaskGroup | None = None
         self._watching: anyio.abc.TaskGroup | None = None
         for target in targets:
@@ -160,9 +167,10 @@ class Following:
         self.endings.append(None)
         return len(self.targets) - 1
 
-    async def _watch(self, index: int) -> None:
+    async def _watch(self, index: int, *, checks: int | None = None) -> None:
         target, follower = self.targets[index], self.followers[index]
-        ending = await self.parts.watcher(target, follower, self.deadline).run()
+        watcher = self.parts.watcher(target, follower, self.deadline, checks=checks)
+        ending = await watcher.run()
         self.endings[index] = ending
         if not isinstance(ending, Stopped):
             self._end_watch()  # giving up on one task gives up on all
@@ -181,13 +189,38 @@ class Following:
             self._end_watch()
             return
         index = self._add(target)
+        # RunTask was shielded: a signal that came meanwhile ends the watch here, and the new
+        # task is stopped with the rest (the reading group may be gone after a second one).
+        await anyio.lowlevel.checkpoint()
         assert self._reading is not None  # noqa: S101 - open until the watch is over
         self._reading.start_soon(self.followers[index].run)
-        await self._watch(index)
+        await self._watch(index, checks=self._checks_left())
+
+    def _checks_left(self) -> int | None:
+        """The --max-attempts checks of a task started during the follow: what is left of it.
+
+        So the watch ends when the start line and the warning said it would.
+        """
+        timing = self.parts.timing
+        if timing.max_attempts is None:
+            return None
+        spent = math.floor((self.parts.clock() - self._began) / timing.poll_interval)
+        return max(1, timing.max_attempts - spent)
 
     def _end_watch(self) -> None:
         assert self._watching is not None  # noqa: S101 - only called while watching
         self._watching.cancel_scope.cancel()
+
+    def _why_stop(self) -> str:
+        """Why the tasks not seen STOPPED are stopped: the StopTask reason."""
+        gave_up = next((e for e in self.endings if isinstance(e, GaveUp)), None)
+        if gave_up is not None:
+            return gave_up.why
+        if isinstance(self.failure, GaveUpWaiting):
+            return "timeout reached"
+        if self.failure is not None:
+            return RESTART_FAILED
+        return "interrupted by a signal"
 
     async def _stop_the_rest(self) -> None:
         """StopTask each task not seen STOPPED, watch it until STOPPED, then let it drain."""
@@ -195,14 +228,7 @@ class Following:
         left = [i for i, ending in enumerate(endings) if not isinstance(ending, Stopped)]
         if not left:
             return
-        gave_up = next((e for e in endings if isinstance(e, GaveUp)), None)
-        why = (
-            gave_up.why
-            if gave_up is not None
-            else RESTART_FAILED
-            if self.failure is not None
-            else "interrupted by a signal"
-        )
+        why = self._why_stop()
         for i in left:
             log.warning("stopping the task", reason=why, task_arn=self.targets[i].task_arn)
         async with anyio.create_task_group() as stopping:

@@ -25,8 +25,10 @@ from ecs_one_off_task.config import Timing
 from ecs_one_off_task.errors import (
     EXIT_GAVE_UP,
     AwsError,
+    AwsUnavailable,
     OneOffTaskError,
     TaskNotRun,
+    Throttled,
     UsageError,
 )
 from ecs_one_off_task.facts import Outcome, RunFacts, TaskFacts
@@ -169,7 +171,7 @@ class Tracker:
             if isinstance(cause, OneOffTaskError):
                 raise cause from error
             raise AwsError(f"lost track of task {targets[0].task_arn}: {cause}") from error
-        if following.failure is not None:
+        if following.failure is not None and not self.interrupt.received:
             raise following.failure
         return followed
 
@@ -281,11 +283,19 @@ class Tracker:
         deadline: float | None,
         *,
         poll_interval: float | None = None,
+        checks: int | None = None,
     ) -> StatusWatcher:
-        """The task's status watcher; after StopTask (`poll_interval` given) it has no budget."""
+        """The task's status watcher; after StopTask (`poll_interval` given) it has no budget.
+
+        `checks` replaces --max-attempts (a task started during a follow gets what is left).
+        """
 
         async def describe() -> Mapping[str, Any] | None:
-            return await self._board.describe(target.task_arn)
+            try:
+                return await self._board.describe(target.task_arn)
+            except (Throttled, AwsUnavailable):
+                follower.status_unknown()  # the stream is read without waiting for RUNNING
+                raise
 
         seen = self.facts.task(target.task_arn)
 
@@ -302,7 +312,7 @@ class Tracker:
             describe=describe,
             on_status=on_status,
             poll_interval=poll_interval or self.timing.poll_interval,
-            max_attempts=None if after_stop else self.timing.max_attempts,
+            max_attempts=None if after_stop else checks or self.timing.max_attempts,
             deadline=deadline,
             clock=self.clock,
             sleep=self.sleep,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -165,10 +166,13 @@ class StatusWatcher:
     def _next_look(self, last: float, check_at: float, began: float, status: str | None) -> float:
         """The next check, or an early look before it while the container has not started."""
         early = self._early_interval
-        if early is None or status not in BEFORE_THE_CONTAINER:
-            return check_at
-        look_at = last + early
-        return look_at if look_at < min(check_at, began + EARLY_WINDOW) else check_at
+        if early is None or status not in BEFORE_THE_CONTAINER or self._pace.slowed:
+            return check_at  # throttled: no call beyond the checks, which slow down
+        # On a grid from the watch's start (no drift; a call up to a tenth late counts as on
+        # it), and never closer than `early` to a check.
+        look_at = began + math.ceil((last + early - began) / early - 0.1) * early
+        soon = check_at - look_at >= early - 1e-6 and look_at < began + EARLY_WINDOW
+        return look_at if soon else check_at
 
     async def _sleep_until(self, at: float) -> None:
         wait = at - self._clock()

@@ -202,3 +202,28 @@ async def test_no_read_before_the_status_poll_sees_the_container_start() -> None
         group.cancel_scope.cancel()
     assert starts(stream)[:4] == [1009.0, 1013.0, 1018.0, 1020.4]
     assert printed == messages(events)
+
+
+async def test_a_failed_status_poll_lets_the_stream_be_read_without_waiting_for_running() -> None:
+    """DescribeTasks fails (throttled, AWS unreachable) while the task is PENDING: the follower
+    does not wait for a RUNNING it may not hear of for minutes; it reads at once and on at the
+    usual pace, and prints every line of the task that started meanwhile."""
+    clock = VirtualClock(START)
+    events = [(START + 3.0 + i, f"line {i}") for i in range(3)]
+    stream = FakeStream(clock, events, created_at=START + 2.5)
+    follower, printed = make(stream)
+
+    async def statuses() -> None:
+        follower.wake({"lastStatus": "PENDING"})
+        await clock.sleep(1.0)
+        follower.status_unknown()
+        await clock.sleep(START + 10 - clock.now)
+        follower.task_stopped(at=START + 10, grace=5.0)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        group.start_soon(statuses)
+        await follower.run()
+        group.cancel_scope.cancel()
+    assert starts(stream)[:3] == [1001.0, 1002.0, 1003.0]
+    assert printed == messages(events)

@@ -109,6 +109,28 @@ async def test_early_looks_end_after_ten_seconds_of_a_slow_start() -> None:
     assert [at - 1000.0 for at in task.calls] == [*range(10), *range(12, 73, 6)]
 
 
+async def test_no_early_look_while_throttled() -> None:
+    """DescribeTasks throttled after the first answer, the task not started yet: the look at
+    1 s is refused, and no look follows; the checks keep their schedule (6 s) and slow down as
+    throttling says (9.375 s after a second refusal)."""
+    _, task, _ = await watch(
+        [(0, "PROVISIONING"), (0.5, THROTTLED), (20, "RUNNING"), (30, "STOPPED")],
+        early_interval=1.0,
+    )
+    assert [at - 1000.0 for at in task.calls][:4] == [0, 1, 6, 15.375]
+
+
+async def test_an_early_look_is_never_closer_than_a_second_to_a_check() -> None:
+    """Checks every 1.5 s and looks every second: a look at 1 s would put the check at 1.5 s
+    half a second after it, so there is none; the checks alone are 1.5 s apart."""
+    _, task, _ = await watch(
+        [(0, "PENDING"), (4, "RUNNING"), (5, "STOPPED")],
+        poll_interval=1.5,
+        early_interval=1.0,
+    )
+    assert [at - 1000.0 for at in task.calls] == [0, 1.5, 3.0, 4.5, 6.0]
+
+
 async def test_missing_right_after_run_task_is_not_the_end() -> None:
     """DescribeTasks answering MISSING (None) for a while means "not visible yet"."""
     outcome, _, seen = await watch([(0, None), (10, "RUNNING"), (20, "STOPPED")])
