@@ -65,9 +65,26 @@ class Section:
         found = self._pattern.search(document)
         return found.group(0) if found else None
 
+    def write(self, section: str) -> None:
+        """Put the section into RESULTS.md, leaving the rest of it as it is."""
+        old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+        RESULTS.write_text(self.put(old, section))
+
     def put(self, document: str, section: str) -> str:
         """`document` with the section replaced by (or, if it has none, ending with) this one."""
         text = section.rstrip("\n") + "\n"
         if self._pattern.search(document):
             return self._pattern.sub(lambda _: text + "\n", document, count=1).rstrip("\n") + "\n"
         return document.rstrip("\n") + "\n\n" + text
+
+
+def problems_block(problems: Sequence[str]) -> list[str]:
+    """The "Problems:" lines that end a RESULTS.md section, when there are any."""
+    return ["Problems:", "", *[f"- {problem}" for problem in problems], ""] if problems else []
+
+
+def finish(problems: Sequence[str]) -> int:
+    """Print each problem; the benchmark's exit code (1 if a check failed)."""
+    for problem in problems:
+        print(f"problem: {problem}")
+    return 1 if problems else 0

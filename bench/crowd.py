@@ -53,7 +53,18 @@ from importlib import metadata
 
 from tests.emulator import Call, Emulator, TaskRecord, Timeline, lines_every, seed_reference
 
-from bench.common import REPO_ROOT, RESULTS, TOOL, Section, cpu_model, git, say, tool_arguments
+from bench.common import (
+    REPO_ROOT,
+    RESULTS,
+    TOOL,
+    Section,
+    cpu_model,
+    finish,
+    git,
+    problems_block,
+    say,
+    tool_arguments,
+)
 from bench.harness import ChildRun, Finished
 from bench.stats import percentile
 
@@ -331,9 +342,7 @@ def section(crowds: Sequence[Crowd], *, elapsed: float, load: tuple[float, float
         *table(crowds),
         "",
     ]
-    if problems:
-        lines += ["Problems:", "", *[f"- {problem}" for problem in problems], ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *problems_block(problems)])
 
 
 SECTION = Section("Crowd")
@@ -355,14 +364,10 @@ def main(sizes: Sequence[int] = CROWDS) -> int:
             crowds.append(run_crowd(emu, size, suffix))
     elapsed = time.monotonic() - started
     text = section(crowds, elapsed=elapsed, load=(load_before, os.getloadavg()[0]))
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(SECTION.put(old, text))
+    SECTION.write(text)
     say(f"done in {elapsed:.0f} s; wrote the Crowd section of {RESULTS.relative_to(REPO_ROOT)}")
     print("\n".join(table(crowds)))
-    problems = [problem for crowd in crowds for problem in crowd.problems]
-    for problem in problems:
-        print(f"problem: {problem}")
-    return 1 if problems else 0
+    return finish([problem for crowd in crowds for problem in crowd.problems])
 
 
 if __name__ == "__main__":

@@ -61,7 +61,18 @@ from tests.emulator import (
 )
 
 from bench import crowd as crowds
-from bench.common import REPO_ROOT, RESULTS, TOOL, Section, cpu_model, git, say, tool_arguments
+from bench.common import (
+    REPO_ROOT,
+    RESULTS,
+    TOOL,
+    Section,
+    cpu_model,
+    finish,
+    git,
+    problems_block,
+    say,
+    tool_arguments,
+)
 from bench.harness import ChildRun, Finished
 from bench.stats import percentile
 
@@ -307,9 +318,7 @@ def section(
         *crowd_table(results),
         "",
     ]
-    if problems:
-        lines += ["Problems:", "", *[f"- {problem}" for problem in problems], ""]
-    return "\n".join(lines)
+    return "\n".join([*lines, *problems_block(problems)])
 
 
 SECTION = Section("Driver in the loop")
@@ -341,14 +350,11 @@ def main(sizes: Sequence[int] = CROWD_SIZES) -> int:
         load=(load_before, os.getloadavg()[0]),
         problems=problems,
     )
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(SECTION.put(old, text))
+    SECTION.write(text)
     say(f"done in {elapsed:.0f} s; wrote the driver section of {RESULTS.relative_to(REPO_ROOT)}")
     print("\n".join(singles_table(singles)))
     print("\n".join(crowd_table(results)))
-    for problem in problems:
-        print(f"problem: {problem}")
-    return 1 if problems else 0
+    return finish(problems)
 
 
 if __name__ == "__main__":
