@@ -4,7 +4,8 @@ line once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import anyio
 
@@ -37,6 +38,20 @@ def make(
     return follower, printed
 
 
+async def run_scripted(
+    follower: LogFollower, clock: VirtualClock, script: Callable[[], Coroutine[Any, Any, None]]
+) -> float:
+    """Run the follower on the virtual clock while `script` tells it what the status poll
+    sees; the virtual time when it finished."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.drive)
+        group.start_soon(script)
+        await follower.run()
+        done_at = clock.now
+        group.cancel_scope.cancel()
+    return done_at
+
+
 async def follow(follower: LogFollower, clock: VirtualClock, *, stop_at: float) -> None:
     """RUNNING (startedAt = START) is known at once; STOPPED at `stop_at`, grace 5 s."""
 
@@ -44,12 +59,8 @@ async def follow(follower: LogFollower, clock: VirtualClock, *, stop_at: float) 
         await clock.sleep(stop_at - clock.now)
         follower.task_stopped(at=stop_at, grace=5.0)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(clock.drive)
-        group.start_soon(stop_later)
-        follower.wake({"lastStatus": "RUNNING", "startedAt": START})
-        await follower.run()
-        group.cancel_scope.cancel()
+    follower.wake({"lastStatus": "RUNNING", "startedAt": START})
+    await run_scripted(follower, clock, stop_later)
 
 
 def flushed(
@@ -97,13 +108,8 @@ async def test_a_drain_grace_shorter_than_the_exit_flush_second_is_kept() -> Non
         await clock.sleep(7.0)
         follower.task_stopped(at=START + 7, grace=0.3)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(clock.drive)
-        group.start_soon(stop_later)
-        follower.wake({"lastStatus": "RUNNING", "startedAt": START})
-        await follower.run()
-        done_at = clock.now
-        group.cancel_scope.cancel()
+    follower.wake({"lastStatus": "RUNNING", "startedAt": START})
+    done_at = await run_scripted(follower, clock, stop_later)
     assert starts(stream) == [1001.0, 1005.4, 1007.3]
     assert done_at == 1007.3
     assert printed == messages(events)
@@ -195,11 +201,7 @@ async def test_no_read_before_the_status_poll_sees_the_container_start() -> None
         await clock.sleep(START + 19 - clock.now)
         follower.task_stopped(at=START + 19, grace=5.0)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(clock.drive)
-        group.start_soon(statuses)
-        await follower.run()
-        group.cancel_scope.cancel()
+    await run_scripted(follower, clock, statuses)
     assert starts(stream)[:4] == [1009.0, 1013.0, 1018.0, 1020.4]
     assert printed == messages(events)
 
@@ -220,10 +222,6 @@ async def test_a_failed_status_poll_lets_the_stream_be_read_without_waiting_for_
         await clock.sleep(START + 10 - clock.now)
         follower.task_stopped(at=START + 10, grace=5.0)
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(clock.drive)
-        group.start_soon(statuses)
-        await follower.run()
-        group.cancel_scope.cancel()
+    await run_scripted(follower, clock, statuses)
     assert starts(stream)[:3] == [1001.0, 1002.0, 1003.0]
     assert printed == messages(events)
