@@ -21,7 +21,7 @@ from ecs_one_off_task.config import AttachConfig
 from ecs_one_off_task.errors import UsageError
 from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.follower import WritePage
-from ecs_one_off_task.interrupt import Interrupt
+from ecs_one_off_task.interrupt import STOPPING_SAYS, Interrupt
 from ecs_one_off_task.running import started_at
 from ecs_one_off_task.tracking import Tracker, target_of
 
@@ -42,7 +42,7 @@ async def attach_to_task(  # noqa: PLR0913 - the collaborators are injected on p
 ) -> int:
     """Follow the task of `config` to its end and return the exit code."""
     interrupt = Interrupt(
-        first_says="signal received: stopping the task"
+        first_says=STOPPING_SAYS
         if config.stop_on_interrupt
         else "signal received: leaving the task running"
     )

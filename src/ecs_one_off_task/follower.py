@@ -29,9 +29,7 @@ from ecs_one_off_task.pacing import (
     reads_on_at_once,
     retry_delay,
 )
-
-BEFORE_THE_CONTAINER = frozenset({None, "PROVISIONING", "PENDING"})
-"""Statuses of a task whose container has not started: no log stream yet."""
+from ecs_one_off_task.watcher import BEFORE_THE_CONTAINER
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,13 +22,16 @@ T = TypeVar("T")
 
 log = structlog.get_logger("ecs_one_off_task")
 
+STOPPING_SAYS = "signal received: stopping the task"
+"""What the first signal says while this command's tasks run: it stops them."""
+
 _SIGNAL_EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 
 class Interrupt:
     """Turns SIGINT/SIGTERM into cancellation: the first cancels the phase, a second `hard`."""
 
-    def __init__(self, *, first_says: str = "signal received: stopping the task") -> None:
+    def __init__(self, *, first_says: str = STOPPING_SAYS) -> None:
         """`first_says` is the warning printed on the first signal; it may change as a run goes.
 
         Before any task exists a signal stops nothing, and the warning must not say it does.

@@ -32,7 +32,7 @@ from ecs_one_off_task.facts import Outcome, RunFacts
 from ecs_one_off_task.finished import succeeded_before
 from ecs_one_off_task.follower import WritePage
 from ecs_one_off_task.identity import RunIdentity, started_by
-from ecs_one_off_task.interrupt import Interrupt
+from ecs_one_off_task.interrupt import STOPPING_SAYS, Interrupt
 from ecs_one_off_task.output import Redactor
 from ecs_one_off_task.plan import Plan, make_plan
 from ecs_one_off_task.report import format_quick
@@ -166,7 +166,7 @@ class _Run:
             return RunResult(exit_code=self.interrupt.exit_code)
 
         # From here on a signal stops the tasks: RunTask's, or the ones attached to.
-        self.interrupt.first_says = "signal received: stopping the task"
+        self.interrupt.first_says = STOPPING_SAYS
         if decision.attach_to or done:  # this run retried, --if-running attach; or done before
             tasks = decision.attach_to or done
             targets = [await self._attach(t, several=len(tasks) > 1, say=not done) for t in tasks]

@@ -25,6 +25,7 @@ from ecs_one_off_task.errors import GaveUpWaiting, RunTaskRefused, TaskNotRun
 from ecs_one_off_task.facts import StartFacts
 from ecs_one_off_task.flushing import flush_period
 from ecs_one_off_task.following import Restart
+from ecs_one_off_task.interrupt import STOPPING_SAYS
 from ecs_one_off_task.plan import Plan
 from ecs_one_off_task.report import format_quick
 from ecs_one_off_task.startfail import StartFailure, run_task_failure, stopped_before_running
@@ -35,7 +36,6 @@ from ecs_one_off_task.watcher import Stopped
 log = structlog.get_logger("ecs_one_off_task")
 
 BACKING_OFF_SAYS = "signal received: no task is running; exiting"
-STOPPING_SAYS = "signal received: stopping the task"
 
 
 @dataclass(frozen=True, kw_only=True)

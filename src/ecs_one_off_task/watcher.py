@@ -37,6 +37,7 @@ EARLY_WINDOW = 10.0
 EARLY_LOOK_FLOOR = 1.0
 """The early looks come at most once a second, however short --log-interval: nine at most."""
 BEFORE_THE_CONTAINER = frozenset({None, "PROVISIONING", "PENDING"})
+"""Statuses of a task whose container has not started (None: none seen yet): no log stream."""
 
 # Reads the task; None while ECS does not show it yet.
 DescribeTask = Callable[[], Awaitable[Mapping[str, Any] | None]]
